@@ -1,0 +1,70 @@
+# Responder: `make run` serves the app with demo data; `make test` runs every check.
+# Both work on a fresh machine with Python 3.11+, Node.js and npm.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+TEST_DATABASE_URL_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-pg lint format assets deps dev-deps clean bench
+
+run: deps assets
+	$(FLASK) db upgrade
+	$(FLASK) playbooks check
+	$(FLASK) demo seed
+	@echo ""
+	@echo "Responder is starting at http://$(HOST):$(PORT)  (dev outbox: http://$(HOST):$(PORT)/dev/outbox)"
+	@echo ""
+	$(FLASK) run --host $(HOST) --port $(PORT) --no-reload
+
+test: dev-deps assets
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+# The same suite against PostgreSQL (CI runs this after `make test`).
+test-pg: dev-deps assets
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL_PG) $(BIN)/pytest
+
+lint: dev-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: dev-deps
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: dev-deps
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+deps: $(VENV)/.deps
+dev-deps: $(VENV)/.dev-deps
+
+$(VENV)/bin/python:
+	$(PYTHON) -c 'import sys; sys.exit("Responder needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.deps: requirements.txt | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.deps $@
+
+# GOV.UK Frontend comes from the npm registry, compiled with our settings.
+assets: responder/static/dist/app.css
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+responder/static/dist/app.css: node_modules/.package-lock.json responder/static/src/app.scss
+	npm run --silent build
+
+clean:
+	rm -rf $(VENV) node_modules responder/static/dist .pytest_cache .ruff_cache

@@ -1,0 +1,136 @@
+"""Configuration classes, read from the environment when the app factory runs.
+
+Each class reads its values in ``__init__`` so that importing this module has no
+side effects and tests can set environment variables before building an app.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
+
+
+def _dev_secret_key() -> str:
+    """A development secret generated once and kept in instance/ (never in git)."""
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+
+    def __init__(self) -> None:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        self.SECRET_KEY = _env("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'responder.db'}")
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.PLAYBOOKS_DIR = _env("PLAYBOOKS_DIR", str(BASE_DIR / "playbooks"))
+        self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+        self.TIMEZONE = _env("TIMEZONE", "Europe/London")
+        self.SMS_BACKEND = _env("SMS_BACKEND", "outbox")
+        self.EMAIL_BACKEND = _env("EMAIL_BACKEND", "outbox")
+        self.TWILIO_ACCOUNT_SID = _env("TWILIO_ACCOUNT_SID")
+        self.TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
+        self.TWILIO_FROM = _env("TWILIO_FROM")
+        self.TWILIO_API_BASE_URL = _env("TWILIO_API_BASE_URL")
+        self.SMTP_HOST = _env("SMTP_HOST", "localhost")
+        self.SMTP_PORT = _env_int("SMTP_PORT", 25)
+        self.SMTP_USERNAME = _env("SMTP_USERNAME")
+        self.SMTP_PASSWORD = _env("SMTP_PASSWORD")
+        self.SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", False)
+        self.MAIL_FROM = _env("MAIL_FROM", "responder@example.org")
+        self.SCHEDULER = _env("SCHEDULER", "off")
+        # How long an acknowledgement or check-in link stays usable.
+        self.ACCESS_TOKEN_TTL = timedelta(days=_env_int("ACCESS_TOKEN_TTL_DAYS", 7))
+        # Shown on every error page a lead might meet at 2 a.m.
+        self.VRU_DUTY_NUMBER = _env("VRU_DUTY_NUMBER", "0121 496 0000")
+        self.DEV_OUTBOX = False
+        self.WTF_CSRF_TIME_LIMIT = None  # a form left open overnight must still submit
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.PERMANENT_SESSION_LIFETIME = timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 120))
+        self.MAX_CONTENT_LENGTH = 1024 * 1024
+        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_ENABLED = True
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SECRET_KEY = self.SECRET_KEY or _dev_secret_key()
+        self.SCHEDULER = _env("SCHEDULER", "embedded")
+        self.DEV_OUTBOX = True
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.SECRET_KEY = "testing-secret-key-not-for-production"  # noqa: S105
+        self.SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite:///:memory:")
+        self.SCHEDULER = "off"
+        self.DEV_OUTBOX = True
+        self.WTF_CSRF_ENABLED = False
+        self.RATELIMIT_ENABLED = False
+        self.PUBLIC_BASE_URL = "http://responder.test"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SESSION_COOKIE_SECURE = True
+        self.REMEMBER_COOKIE_SECURE = True
+        self.PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name: str | None = None) -> Config:
+    """Build the configuration object for RESPONDER_ENV (or ``name``)."""
+    name = name or _env("RESPONDER_ENV", "development")
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise SystemExit(
+            f"Responder cannot start: RESPONDER_ENV={name!r} is not one of {', '.join(CONFIGS)}."
+        ) from None

@@ -1,0 +1,79 @@
+"""Responder: coordinating the multi-agency response to serious youth violence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from flask import Flask
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+
+from config import BASE_DIR, INSTANCE_DIR, config_for
+from responder.extensions import csrf, db, limiter, login_manager, migrate
+
+MIGRATIONS_DIR = BASE_DIR / "migrations"
+
+
+def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, extensions, playbooks, blueprints. Starts nothing."""
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_object(config_for(config_name))
+    if overrides:
+        app.config.update(overrides)
+    _refuse_unsafe_production(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from responder.playbooks import registry
+
+    # On the command line a broken playbook must not stop `playbooks check`
+    # from explaining what is wrong; everywhere else it stops the app.
+    registry.init_app(app, strict=click.get_current_context(silent=True) is None)
+
+    _init_templates(app)
+    from responder import cli, web
+
+    web.register(app)
+    cli.register(app)
+    return app
+
+
+def _init_templates(app: Flask) -> None:
+    app.jinja_loader = ChoiceLoader(
+        [
+            PackageLoader("responder"),
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    from responder.web import filters
+
+    filters.register(app)
+
+
+def _refuse_unsafe_production(app: Flask) -> None:
+    """Production must not start half-configured; say what is wrong in one line."""
+    if app.config.get("ENV_NAME") != "production":
+        return
+    problems = []
+    if not app.config.get("SECRET_KEY") or len(app.config["SECRET_KEY"]) < 32:
+        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+    if app.config["SMS_BACKEND"] == "outbox" or app.config["EMAIL_BACKEND"] == "outbox":
+        problems.append("SMS_BACKEND and EMAIL_BACKEND must not be 'outbox' (nothing would be sent)")
+    if not app.config["PUBLIC_BASE_URL"].startswith("https://"):
+        problems.append("PUBLIC_BASE_URL must be an https:// address")
+    if problems:
+        raise SystemExit("Responder cannot start in production: " + "; ".join(problems) + ".")
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,198 @@
+"""Command line: `flask --app wsgi <group> <command>` (design section 4)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
+
+from responder.extensions import db
+from responder.models import IncidentType, Role, Tension
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(playbooks_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(contacts_cli)
+    app.cli.add_command(demo_cli)
+
+
+# --- playbooks ---------------------------------------------------------------
+
+playbooks_cli = click.Group("playbooks", help="Check playbooks and preview what they activate.")
+
+
+@playbooks_cli.command("check")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+def playbooks_check(directory: str | None) -> None:
+    """Validate playbooks; print FILE:LINE: field.path: message per problem (exit 1)."""
+    from responder.contacts import active_role_keys
+    from responder.playbooks import PlaybookError, load_playbooks, roles_without_contacts
+
+    directory = directory or current_app.config["PLAYBOOKS_DIR"]
+    try:
+        playbooks = load_playbooks(directory)
+    except PlaybookError as error:
+        for problem in error.problems:
+            click.echo(str(problem))
+        click.echo(f"{len(error.problems)} problem(s) found.", err=True)
+        sys.exit(1)
+    try:
+        keys = active_role_keys()
+    except SQLAlchemyError:
+        db.session.rollback()
+        keys = None
+    problems = []
+    if not keys:
+        click.echo(
+            "note: the contact directory is empty (or not migrated); role coverage not checked.", err=True
+        )
+    else:
+        problems = roles_without_contacts(playbooks, keys)
+        for problem in problems:
+            click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problem(s) found.", err=True)
+        sys.exit(1)
+    click.echo(
+        f"ok: {len(playbooks.playbooks)} local authority playbooks and regional.yaml are valid"
+        + ("" if not keys else "; every role has an active contact")
+    )
+
+
+@playbooks_cli.command("plan")
+@click.argument("local_authority")
+@click.option("--type", "type_", required=True, type=click.Choice([t.value for t in IncidentType]))
+@click.option("--school-link", is_flag=True, help="A school is linked to someone involved.")
+@click.option("--youngest-age", type=click.IntRange(0, 120), default=None)
+@click.option("--tension", type=click.Choice([t.value for t in Tension]), default="medium", show_default=True)
+def playbooks_plan(
+    local_authority: str, type_: str, school_link: bool, youngest_age: int | None, tension: str
+) -> None:
+    """Print what an incident would activate, opening nothing."""
+    from responder.playbooks import IncidentFacts, plan_response
+    from responder.playbooks.registry import current_playbooks
+
+    playbooks = current_playbooks()
+    if local_authority not in playbooks.playbooks:
+        raise click.BadParameter(
+            f"no playbook for {local_authority!r}; choose from {', '.join(sorted(playbooks.playbooks))}",
+            param_hint="LOCAL_AUTHORITY",
+        )
+    facts = IncidentFacts(type=type_, school_link=school_link, youngest_age=youngest_age, tension=tension)
+    plan = plan_response(playbooks, local_authority, facts)
+    click.echo(
+        f"{plan.playbook.name} ({plan.playbook.code}): {type_}, "
+        f"school link {'yes' if school_link else 'no'}, "
+        f"youngest age {youngest_age if youngest_age is not None else 'not known'}, tension {tension}"
+    )
+    click.echo(f"\nAgencies ({len(plan.agencies)}):")
+    for agency in plan.agencies:
+        deputy = f", deputy {agency.deputy}" if agency.deputy else ""
+        click.echo(f"  {agency.key:<34} {agency.name} [lead {agency.lead}{deputy}]")
+    click.echo(f"\nSupport offers ({len(plan.offers)}):")
+    for offer in plan.offers:
+        click.echo(f"  {offer.key:<34} {offer.name} (by {offer.provider})")
+    click.echo(f"\nTimed steps ({len(plan.steps)}):")
+    for step in plan.steps:
+        click.echo(f"  at {step.at!s:<5} {_describe_step(step)}")
+
+
+def _describe_step(step) -> str:
+    if step.do == "alert":
+        every = step.escalate_every or step.ack_within
+        return (
+            f"alert every lead; acknowledge within {step.ack_within.describe()}, "
+            f"escalating every {every.describe()}"
+        )
+    if step.do == "check_in":
+        return "check-in with every covering agency"
+    remind = f"; reminder {step.remind_before.describe()} before" if step.remind_before else ""
+    return f"deadline: {step.name} (tell {step.notify}{remind})"
+
+
+# --- users -------------------------------------------------------------------
+
+users_cli = click.Group("users", help="Staff accounts.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--name", default=None)
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+def users_create(email: str, role: str, name: str | None, password_stdin: bool) -> None:
+    """Create a staff user; the password is read from standard input."""
+    from responder.users import UserError, create_user
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        user = create_user(email, role, password, name=name)
+    except UserError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"created {user.role} {user.email}")
+
+
+@users_cli.command("token")
+@click.argument("email")
+def users_token(email: str) -> None:
+    """Print a new API bearer token for EMAIL (shown once; only its hash is kept)."""
+    from responder.users import find_user, issue_api_token
+
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    click.echo(issue_api_token(user))
+
+
+# --- contacts ----------------------------------------------------------------
+
+contacts_cli = click.Group("contacts", help="The contact directory.")
+
+
+@contacts_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def contacts_import(file: Path) -> None:
+    """Import FILE.csv (key,name,phone,email,local_authority). Good rows are kept."""
+    from responder.contacts import import_contacts
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file}:1: file: not UTF-8 text") from None
+    result = import_contacts(text, str(file))
+    for problem in result.problems:
+        click.echo(problem)
+    click.echo(
+        f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
+        f"{len(result.problems)} rejected"
+    )
+    if result.problems:
+        sys.exit(1)
+
+
+# --- demo --------------------------------------------------------------------
+
+demo_cli = click.Group("demo", help="Demonstration data (development only).")
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Load the demo contact directory and demo users. Safe to run again."""
+    from responder.demo import DEMO_USERS, seed_demo
+
+    if current_app.config["ENV_NAME"] == "production":
+        raise click.ClickException("demo seed is for development only")
+    result, created = seed_demo()
+    click.echo(
+        f"demo contacts: {result.created} created, {result.updated} updated, {result.unchanged} unchanged"
+    )
+    for problem in result.problems:
+        click.echo(problem)
+    click.echo(f"demo users created: {', '.join(created) if created else 'none (already there)'}")
+    click.echo("\nSign in at " + current_app.config["PUBLIC_BASE_URL"] + "/login with:")
+    for email, role, _name, password in DEMO_USERS:
+        click.echo(f"  {role:<8} {email:<22} password: {password}")

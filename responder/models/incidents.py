@@ -1,0 +1,167 @@
+"""Incidents and what they activate: agencies and support offers."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from responder.clock import now_utc
+from responder.extensions import db
+from responder.models.types import UTCDateTime
+
+LOCAL_AUTHORITIES = {
+    "birmingham": "Birmingham",
+    "coventry": "Coventry",
+    "dudley": "Dudley",
+    "sandwell": "Sandwell",
+    "solihull": "Solihull",
+    "walsall": "Walsall",
+    "wolverhampton": "Wolverhampton",
+}
+
+
+class IncidentType(enum.StrEnum):
+    STABBING = "stabbing"
+    SHOOTING = "shooting"
+    HOMICIDE = "homicide"
+    SERIOUS_ASSAULT = "serious_assault"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class Tension(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class IncidentStatus(enum.StrEnum):
+    OPEN = "open"
+    ACTIVE = "active"
+    STANDING_DOWN = "standing_down"
+    CLOSED = "closed"
+
+
+class ActivationState(enum.StrEnum):
+    ALERTED = "alerted"  # alert queued or sent, nobody has answered yet
+    NO_CONTACT = "no_contact"  # the playbook role has no active contact
+    COVERED = "covered"
+    DECLINED = "declined"
+    ESCALATED = "escalated"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class OfferState(enum.StrEnum):
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    DELIVERED = "delivered"
+
+
+class ReferenceCounter(db.Model):
+    """The last reference number used per local authority and year."""
+
+    __tablename__ = "reference_counters"
+
+    local_authority: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class Incident(db.Model):
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True, index=True)
+    local_authority: Mapped[str] = mapped_column(String(32), index=True)
+    type: Mapped[str] = mapped_column(String(24))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Personal and sensitive: never leaves in an SMS or email.
+    location: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    youngest_age: Mapped[int | None]
+    school_link: Mapped[bool] = mapped_column(default=False)
+    tension: Mapped[str] = mapped_column(String(16))
+    exercise: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default=IncidentStatus.OPEN, index=True)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, index=True)
+    # The playbook exactly as it was when the incident opened, and its SHA-256.
+    playbook_snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    playbook_hash: Mapped[str] = mapped_column(String(64))
+    # A double-submitted form (or retried API call) carries the same key.
+    submission_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+
+    opened_by = relationship("User")
+    activations: Mapped[list[Activation]] = relationship(back_populates="incident", order_by="Activation.id")
+    offers: Mapped[list[OfferActivation]] = relationship(
+        back_populates="incident", order_by="OfferActivation.id"
+    )
+    events = relationship("TimelineEvent", order_by="TimelineEvent.id", viewonly=True)
+
+    @property
+    def type_label(self) -> str:
+        return IncidentType(self.type).label
+
+    @property
+    def local_authority_name(self) -> str:
+        return LOCAL_AUTHORITIES.get(self.local_authority, self.local_authority)
+
+    def __repr__(self) -> str:
+        return f"<Incident {self.reference}>"
+
+
+class Activation(db.Model):
+    """One agency activated for one incident."""
+
+    __tablename__ = "activations"
+    __table_args__ = (UniqueConstraint("incident_id", "agency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    agency_key: Mapped[str] = mapped_column(String(80))
+    agency_name: Mapped[str] = mapped_column(String(200))
+    # Which playbook the agency came from: a local authority slug or "regional".
+    source: Mapped[str] = mapped_column(String(32))
+    lead_role: Mapped[str] = mapped_column(String(80))
+    deputy_role: Mapped[str | None] = mapped_column(String(80))
+    lead_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    deputy_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    state: Mapped[str] = mapped_column(String(16), default=ActivationState.ALERTED)
+    activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    incident: Mapped[Incident] = relationship(back_populates="activations")
+    lead_contact = relationship("Contact", foreign_keys=[lead_contact_id])
+    deputy_contact = relationship("Contact", foreign_keys=[deputy_contact_id])
+    acknowledged_by = relationship("Contact", foreign_keys=[acknowledged_by_id])
+
+
+class OfferActivation(db.Model):
+    """A support offer made for one incident, and how it went."""
+
+    __tablename__ = "offer_activations"
+    __table_args__ = (UniqueConstraint("incident_id", "offer_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    offer_key: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(200))
+    provider_agency_key: Mapped[str] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(String(16), default=OfferState.OFFERED)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+
+    incident: Mapped[Incident] = relationship(back_populates="offers")

@@ -1,0 +1,71 @@
+"""The outbox: every SMS and email Responder sends, written in the business transaction."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from responder.clock import now_utc
+from responder.extensions import db
+from responder.models.types import UTCDateTime
+
+
+class Channel(enum.StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class MessageState(enum.StrEnum):
+    PENDING = "pending"  # waiting to be sent (or to be retried)
+    SENDING = "sending"  # claimed by a sender; lease_until says until when
+    SENT = "sent"  # accepted by the provider (or kept in the dev outbox)
+    DELIVERED = "delivered"  # the provider reported delivery to the handset
+    FAILED = "failed"  # gave up: see last_error
+
+
+class MessageKind(enum.StrEnum):
+    ALERT = "alert"
+
+
+# The text "{link}" in a stored body stands for the recipient's access link.
+# The link itself is derived when the message is sent, so raw tokens are
+# never stored (see responder.access_tokens).
+LINK_PLACEHOLDER = "{link}"
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    activation_id: Mapped[int | None] = mapped_column(ForeignKey("activations.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    access_token_id: Mapped[int | None] = mapped_column(ForeignKey("access_tokens.id"))
+    channel: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(24))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default=MessageState.PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    provider_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    provider_status: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    incident = relationship("Incident")
+    activation = relationship("Activation")
+    contact = relationship("Contact")
+    access_token = relationship("AccessToken")
+
+    def __repr__(self) -> str:
+        return f"<Message {self.id} {self.channel} {self.state}>"

@@ -1,0 +1,41 @@
+"""The append-only incident timeline: what happened, when, and who did it."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from responder.clock import now_utc
+from responder.extensions import db
+from responder.models.types import UTCDateTime
+
+
+class EventKind(enum.StrEnum):
+    OPENED = "opened"
+    ACTIVATED = "activated"
+    OFFERED = "offered"
+    ALERT_QUEUED = "alert_queued"
+    CONTACT_MISSING = "contact_missing"
+
+
+class TimelineEvent(db.Model):
+    """Never updated or deleted: corrections are new events."""
+
+    __tablename__ = "timeline_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, index=True)
+    # "user:<email>", "contact:<role key>" or "system".
+    actor: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    agency_key: Mapped[str | None] = mapped_column(String(80))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    incident = relationship("Incident")

@@ -1,0 +1,87 @@
+"""Staff accounts and their API tokens."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from responder.clock import now_utc
+from responder.extensions import db
+from responder.models.types import UTCDateTime
+
+# Argon2id: memory-hard, so a stolen table is expensive to crack.
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so both paths cost the same.
+_DUMMY_HASH = _hasher.hash("responder-dummy-password")
+
+
+class Role(enum.StrEnum):
+    OFFICER = "officer"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+# What each role may do, from least to most.
+ROLE_RANK = {Role.OFFICER: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    api_tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = _hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        try:
+            return _hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def has_role(self, role: Role | str) -> bool:
+        """True when this user's role is ``role`` or a more senior one."""
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+def burn_password_check(password: str) -> None:
+    """Spend the same time as a real check, for unknown emails."""
+    with contextlib.suppress(VerificationError):
+        _hasher.verify(_DUMMY_HASH, password)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="api_tokens")

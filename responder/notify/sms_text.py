@@ -1,0 +1,70 @@
+"""SMS text that fits: GSM-7 characters only, so two segments hold 306 characters.
+
+One character outside GSM-7 (a curly quote in an agency name, say) switches
+the whole message to UCS-2 and halves what a segment holds, so alert texts
+are folded to GSM-7 before they are queued.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€\f")  # each costs two septets
+
+_REPLACEMENTS = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2212": "-",
+    "\u2026": "...",
+    "\u00a0": " ",
+    "\u2022": "*",
+}
+
+SEGMENT_SEPTETS = 160
+MULTIPART_SEGMENT_SEPTETS = 153
+
+
+def to_gsm7(text: str) -> str:
+    """Replace characters outside GSM-7 with their nearest GSM-7 spelling."""
+    out = []
+    for char in text:
+        if char in GSM7_BASIC or char in GSM7_EXTENDED:
+            out.append(char)
+        elif char in _REPLACEMENTS:
+            out.append(_REPLACEMENTS[char])
+        else:
+            plain = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii")
+            out.append(plain if plain else "?")
+    return "".join(out)
+
+
+def septets(text: str) -> int:
+    """Length in GSM-7 septets; raises ValueError for characters GSM-7 cannot carry."""
+    total = 0
+    for char in text:
+        if char in GSM7_BASIC:
+            total += 1
+        elif char in GSM7_EXTENDED:
+            total += 2
+        else:
+            raise ValueError(f"{char!r} is not a GSM-7 character")
+    return total
+
+
+def segment_count(text: str) -> int:
+    """How many SMS segments a GSM-7 text takes."""
+    length = septets(text)
+    if length <= SEGMENT_SEPTETS:
+        return 1
+    return -(-length // MULTIPART_SEGMENT_SEPTETS)

@@ -1,0 +1,49 @@
+"""Staff accounts: creating users and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import func, select
+
+from responder.contacts import ContactError, normalise_email
+from responder.extensions import db
+from responder.models import ApiToken, Role, User
+
+MIN_PASSWORD_LENGTH = 12
+
+
+class UserError(ValueError):
+    pass
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def create_user(email: str, role: str, password: str, name: str | None = None) -> User:
+    """Create a user (or raise UserError); passwords are hashed with Argon2id."""
+    try:
+        email = normalise_email(email).lower()
+    except ContactError as error:
+        raise UserError(str(error)) from None
+    if role not in {r.value for r in Role}:
+        raise UserError(f"role: must be one of {', '.join(r.value for r in Role)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password: must be at least {MIN_PASSWORD_LENGTH} characters")
+    if find_user(email) is not None:
+        raise UserError(f"email: a user with {email} already exists")
+    user = User(email=email, role=role, name=name or email.split("@")[0])
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def issue_api_token(user: User) -> str:
+    """A new bearer token; only its hash is kept, so it is shown once."""
+    raw = "rsp_" + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user=user, token_hash=hashlib.sha256(raw.encode("utf-8")).hexdigest()))
+    db.session.commit()
+    return raw

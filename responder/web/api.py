@@ -1,0 +1,90 @@
+"""JSON API, version 1: bearer-token access for other systems."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Blueprint, abort, g, jsonify, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from responder.clock import now_utc
+from responder.extensions import csrf, db
+from responder.incidents import get_incident, open_incident
+from responder.models import ApiToken, Role, User
+from responder.web.api_schemas import IncidentDetailSchema, IncidentInputSchema
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry one
+
+
+def _bearer_user() -> User | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        return None
+    digest = hashlib.sha256(raw.strip().encode("utf-8")).hexdigest()
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+    )
+    if token is None or not token.user.active:
+        return None
+    token.last_used_at = now_utc()
+    db.session.commit()
+    return token.user
+
+
+def token_required(role: Role = Role.OFFICER) -> Callable:
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            user = _bearer_user()
+            if user is None:
+                return _error(401, "Send a valid API token: Authorization: Bearer <token>")
+            if not user.has_role(role):
+                return _error(403, f"This needs the {role} role")
+            g.api_user = user
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _error(status: int, message: str):
+    response = jsonify({"error": message})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="responder"'
+    return response
+
+
+@bp.post("/incidents")
+@token_required()
+def create_incident():
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return jsonify({"errors": {"_body": ["Send a JSON object"]}}), 422
+    try:
+        report = IncidentInputSchema().load(payload)
+    except ValidationError as error:
+        return jsonify({"errors": error.messages}), 422
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 8 <= len(key) <= 64:
+        return jsonify({"errors": {"Idempotency-Key": ["Must be 8 to 64 characters"]}}), 422
+    incident = open_incident(report, g.api_user, submission_key=f"api:{key}" if key else None)
+    response = jsonify(IncidentDetailSchema().dump(incident))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.incident_detail", reference=incident.reference)
+    return response
+
+
+@bp.get("/incidents/<reference>")
+@token_required()
+def incident_detail(reference: str):
+    incident = get_incident(reference)
+    if incident is None:
+        abort(404)
+    return jsonify(IncidentDetailSchema().dump(incident))

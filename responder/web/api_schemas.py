@@ -1,0 +1,109 @@
+"""Marshmallow schemas for the JSON API (design section 5)."""
+
+from __future__ import annotations
+
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates,
+    validates_schema,
+)
+
+from responder.clock import now_utc
+from responder.incidents import IncidentReport
+from responder.models import IncidentType, Tension
+from responder.playbooks.registry import current_playbooks
+from responder.web.incident_forms import FUTURE_TOLERANCE
+
+
+class IncidentInputSchema(Schema):
+    """``POST /api/v1/incidents``. Unknown fields are refused so typos are not silently lost."""
+
+    class Meta:
+        unknown = RAISE
+
+    local_authority = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf([t.value for t in IncidentType]))
+    occurred_at = fields.AwareDateTime(required=True)
+    location = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    summary = fields.String(load_default="", validate=validate.Length(max=5000))
+    youngest_age = fields.Integer(
+        strict=True, allow_none=True, load_default=None, validate=validate.Range(min=0, max=120)
+    )
+    school_link = fields.Boolean(load_default=False)
+    tension = fields.String(required=True, validate=validate.OneOf([t.value for t in Tension]))
+    exercise = fields.Boolean(load_default=False)
+
+    @validates("local_authority")
+    def _has_playbook(self, value: str, **kwargs) -> None:
+        known = current_playbooks().playbooks
+        if value not in known:
+            raise ValidationError(f"Must be one of: {', '.join(sorted(known))}.")
+
+    @validates("location")
+    def _not_blank(self, value: str, **kwargs) -> None:
+        if not value.strip():
+            raise ValidationError("Must not be blank.")
+
+    @validates_schema
+    def _in_the_past(self, data, **kwargs) -> None:
+        if "occurred_at" in data and data["occurred_at"] > now_utc() + FUTURE_TOLERANCE:
+            raise ValidationError("Must not be in the future.", "occurred_at")
+
+    @post_load
+    def _to_report(self, data, **kwargs) -> IncidentReport:
+        data["location"] = data["location"].strip()
+        return IncidentReport(**data)
+
+
+class ActivationSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    agency_key = fields.String()
+    agency_name = fields.String()
+    source = fields.String()
+    state = fields.String()
+    lead_role = fields.String()
+    activated_at = fields.AwareDateTime()
+    acknowledged_at = fields.AwareDateTime(allow_none=True)
+
+
+class OfferSchema(Schema):
+    offer_key = fields.String()
+    name = fields.String()
+    provider_agency_key = fields.String()
+    state = fields.String()
+
+
+class TimelineEventSchema(Schema):
+    at = fields.AwareDateTime()
+    actor = fields.String()
+    kind = fields.String()
+    channel = fields.String(allow_none=True)
+    agency_key = fields.String(allow_none=True)
+    detail = fields.String()
+
+
+class IncidentDetailSchema(Schema):
+    reference = fields.String()
+    local_authority = fields.String()
+    type = fields.String()
+    status = fields.String()
+    occurred_at = fields.AwareDateTime()
+    opened_at = fields.AwareDateTime()
+    location = fields.String()
+    summary = fields.String()
+    youngest_age = fields.Integer(allow_none=True)
+    school_link = fields.Boolean()
+    tension = fields.String()
+    exercise = fields.Boolean()
+    playbook_hash = fields.String()
+    activations = fields.List(fields.Nested(ActivationSchema))
+    support_offers = fields.List(fields.Nested(OfferSchema), attribute="offers")
+    timeline = fields.List(fields.Nested(TimelineEventSchema), attribute="events")

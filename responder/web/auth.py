@@ -1,0 +1,90 @@
+"""Staff sign-in and sign-out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovPasswordInput, GovSubmitInput, GovTextInput
+from sqlalchemy import func, select
+from wtforms import EmailField, PasswordField, SubmitField
+from wtforms.validators import InputRequired
+
+from responder.extensions import db, limiter, login_manager
+from responder.models import User
+from responder.models.users import burn_password_check
+
+bp = Blueprint("auth", __name__)
+
+LOGIN_FAILED = "Enter a correct email address and password"
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        "Email address",
+        widget=GovTextInput(),
+        validators=[InputRequired(message="Enter your email address")],
+    )
+    password = PasswordField(
+        "Password", widget=GovPasswordInput(), validators=[InputRequired(message="Enter your password")]
+    )
+    submit = SubmitField("Sign in", widget=GovSubmitInput())
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to see this page"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user for these credentials, taking the same time whether or not the email exists."""
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        burn_password_check(password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    return user
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("incidents.index"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data)
+        if user is not None:
+            next_url = session.get("next") or request.args.get("next")
+            session.clear()  # a fresh session on sign-in: no fixation
+            login_user(user)
+            session.permanent = True
+            return redirect(_safe_next(next_url) or url_for("incidents.index"))
+        error = LOGIN_FAILED
+    return render_template("auth/login.html", form=form, error=error), 200 if error is None else 401
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash("You have signed out", "success")
+    return redirect(url_for("auth.login"))
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths: never redirect a user off the service."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None

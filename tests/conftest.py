@@ -1,0 +1,161 @@
+"""Shared fixtures: a migrated database (SQLite, or PostgreSQL via TEST_DATABASE_URL),
+an app per test, factories for users, contacts and incidents, and no real network."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from responder import create_app
+from responder.clock import now_utc
+from responder.contacts import import_contacts
+from responder.demo import DEMO_CONTACTS
+from responder.extensions import db
+from responder.incidents import IncidentReport, open_incident
+from responder.users import create_user
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAYBOOKS = ROOT / "playbooks"
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """A freshly migrated database for the whole run."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        _reset_postgres(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'responder-test.db'}"
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+def _reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    except sa.exc.OperationalError as error:
+        pytest.exit(f"TEST_DATABASE_URL is set but PostgreSQL is unreachable: {error}", returncode=3)
+    finally:
+        engine.dispose()
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith("postgresql")
+
+
+@pytest.fixture
+def app(database_url):
+    """An app bound to the test database, inside an app context; tables emptied after."""
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url, "PLAYBOOKS_DIR": str(PLAYBOOKS)})
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+
+
+def _empty_tables() -> None:
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(autouse=True)
+def no_real_network(monkeypatch):
+    """Any connection beyond this machine fails the test."""
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else None
+        if host is not None:
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                raise RuntimeError(f"test tried to reach the network: {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+# --- factories -----------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(app):
+    counter = iter(range(1, 10_000))
+
+    def make(role: str = "officer", email: str | None = None, password: str = PASSWORD):
+        email = email or f"{role}{next(counter)}@example.org"
+        return create_user(email, role, password, name=f"Test {role.title()}")
+
+    return make
+
+
+@pytest.fixture
+def directory(app):
+    """The demo contact directory, loaded."""
+    result = import_contacts(DEMO_CONTACTS.read_text(encoding="utf-8"), "contacts.csv")
+    assert not result.problems
+    return result
+
+
+def report(**overrides) -> IncidentReport:
+    values = {
+        "local_authority": "birmingham",
+        "type": "stabbing",
+        "occurred_at": now_utc() - timedelta(minutes=30),
+        "location": "Lozells Road",
+        "summary": "Canary summary SUMMARY-CANARY-7731",
+        "youngest_age": 16,
+        "school_link": True,
+        "tension": "medium",
+        "exercise": False,
+    }
+    values.update(overrides)
+    return IncidentReport(**values)
+
+
+@pytest.fixture
+def make_incident(app, directory, make_user):
+    officer = make_user("officer")
+
+    def make(**overrides):
+        return open_incident(report(**overrides), officer)
+
+    return make
+
+
+@pytest.fixture
+def login(client):
+    def do(user, password: str = PASSWORD):
+        response = client.post("/login", data={"email": user.email, "password": password})
+        assert response.status_code == 302, response.data
+        return user
+
+    return do
