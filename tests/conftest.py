@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
 from responder import create_app
 from responder.clock import now_utc
@@ -28,20 +27,24 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
-    """A freshly migrated database for the whole run."""
+    """A fresh database for the whole run, its schema built from the models.
+
+    tests/test_migrations.py checks separately that the Alembic revisions
+    build exactly this schema.
+    """
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        _reset_postgres(url)
+        reset_postgres(url)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'responder-test.db'}"
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
-        upgrade()
+        db.create_all()
         db.engine.dispose()
     return url
 
 
-def _reset_postgres(url: str) -> None:
+def reset_postgres(url: str) -> None:
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:

@@ -59,7 +59,8 @@ class ActivationState(enum.StrEnum):
     NO_CONTACT = "no_contact"  # the playbook role has no active contact
     COVERED = "covered"
     DECLINED = "declined"
-    ESCALATED = "escalated"
+    ESCALATED = "escalated"  # the alert has climbed past the lead
+    NOT_REACHED = "not_reached"  # every rung was tried and nobody answered
     NOT_APPLICABLE = "not_applicable"
 
 
@@ -140,6 +141,8 @@ class Activation(db.Model):
     lead_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     deputy_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     state: Mapped[str] = mapped_column(String(16), default=ActivationState.ALERTED)
+    # Who the alert has reached so far: 0 lead, 1 deputy, 2 duty manager, 3 regional on-call.
+    escalation_level: Mapped[int] = mapped_column(default=0)
     activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -20,6 +20,8 @@ class EventKind(enum.StrEnum):
     OFFERED = "offered"
     ALERT_QUEUED = "alert_queued"
     CONTACT_MISSING = "contact_missing"
+    ESCALATED = "escalated"
+    NOT_REACHED = "not_reached"
 
 
 class TimelineEvent(db.Model):

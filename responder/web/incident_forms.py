@@ -26,7 +26,15 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from responder.clock import local_zone, now_utc, to_local
 from responder.incidents import IncidentReport
@@ -64,13 +72,18 @@ class IncidentForm(FlaskForm):
     local_authority = SelectField(
         "Local authority where it happened",
         widget=GovSelect(),
+        validate_choice=False,  # validate_local_authority says it in plain words
         validators=[InputRequired(message="Select the local authority")],
     )
     type = RadioField(
         "Type of incident",
         choices=[(t.value, t.label) for t in IncidentType],
         widget=GovRadioInput(),
-        validators=[InputRequired(message="Select the type of incident")],
+        validate_choice=False,
+        validators=[
+            InputRequired(message="Select the type of incident"),
+            AnyOf([t.value for t in IncidentType], message="Select the type of incident"),
+        ],
     )
     occurred_date = GovDateField(
         "Date it happened",
@@ -88,8 +101,9 @@ class IncidentForm(FlaskForm):
         "Location",
         widget=GovTextInput(),
         description="Street or area. Stays in Responder: never sent by SMS or email.",
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
         validators=[
-            InputRequired(message="Enter where the incident happened"),
+            DataRequired(message="Enter where the incident happened"),
             Length(max=200, message="Location must be 200 characters or fewer"),
         ],
     )
@@ -112,7 +126,11 @@ class IncidentForm(FlaskForm):
         "Community tension",
         choices=[(t.value, t.label) for t in Tension],
         widget=GovRadioInput(),
-        validators=[InputRequired(message="Select the level of community tension")],
+        validate_choice=False,
+        validators=[
+            InputRequired(message="Select the level of community tension"),
+            AnyOf([t.value for t in Tension], message="Select the level of community tension"),
+        ],
     )
     exercise = BooleanField("This is an exercise, not a real incident", widget=GovCheckboxInput())
     submission_key = HiddenField()

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 31395237d2c9
+Revision ID: a6ee73c900bd
 Revises: 
-Create Date: 2026-11-24 20:43:43.614326
+Create Date: 2026-11-24 20:50:09.514328
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '31395237d2c9'
+revision = 'a6ee73c900bd'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -105,6 +105,7 @@ def upgrade():
     sa.Column('lead_contact_id', sa.Integer(), nullable=True),
     sa.Column('deputy_contact_id', sa.Integer(), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('escalation_level', sa.Integer(), nullable=False),
     sa.Column('activated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('acknowledged_by_id', sa.Integer(), nullable=True),
     sa.Column('acknowledged_at', sa.DateTime(timezone=True), nullable=True),

@@ -1,0 +1,118 @@
+"""JSON API v1: bearer tokens, 201 on open, 422 naming each bad field, nothing half-written."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from responder.extensions import db
+from responder.models import ApiToken, Incident, Message
+from responder.users import issue_api_token
+
+BODY = {
+    "local_authority": "birmingham",
+    "type": "stabbing",
+    "occurred_at": "2026-11-24T19:40:00+00:00",
+    "location": "Lozells Road",
+    "summary": "free text, sensitive",
+    "youngest_age": 16,
+    "school_link": True,
+    "tension": "high",
+    "exercise": False,
+}
+
+
+@pytest.fixture
+def token(make_user, directory):
+    return issue_api_token(make_user("officer"))
+
+
+def post(client, body, token, **headers):
+    return client.post(
+        "/api/v1/incidents", json=body, headers={"Authorization": f"Bearer {token}", **headers}
+    )
+
+
+def incidents() -> int:
+    return db.session.scalar(select(func.count()).select_from(Incident))
+
+
+def test_open_an_incident_returns_201_with_its_activations(client, token):
+    response = post(client, BODY, token)
+    assert response.status_code == 201, response.json
+    data = response.json
+    assert data["reference"].startswith("BHM-")
+    assert response.headers["Location"] == f"/api/v1/incidents/{data['reference']}"
+    assert data["activations"] and all(a["state"] == "alerted" for a in data["activations"])
+    assert data["timeline"][0]["kind"] == "opened"
+    fetched = client.get(response.headers["Location"], headers={"Authorization": f"Bearer {token}"})
+    assert fetched.status_code == 200 and fetched.json["reference"] == data["reference"]
+
+
+def test_tokens_are_stored_hashed(token):
+    stored = db.session.scalar(select(ApiToken))
+    assert token not in stored.token_hash and len(stored.token_hash) == 64
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"local_authority": "gotham"}, "local_authority"),
+        ({"type": "mugging"}, "type"),
+        ({"tension": "extreme"}, "tension"),
+        ({"occurred_at": "yesterday"}, "occurred_at"),
+        ({"occurred_at": "2026-11-24T19:40:00"}, "occurred_at"),  # no time zone: ambiguous
+        ({"occurred_at": "2999-01-01T00:00:00+00:00"}, "occurred_at"),
+        ({"location": ""}, "location"),
+        ({"location": "   "}, "location"),
+        ({"youngest_age": -1}, "youngest_age"),
+        ({"youngest_age": "16"}, "youngest_age"),
+        ({"school_link": "perhaps"}, "school_link"),
+        ({"unexpected": 1}, "unexpected"),
+    ],
+)
+def test_invalid_input_is_a_422_naming_the_field(client, token, change, field):
+    response = post(client, {**BODY, **change}, token)
+    assert response.status_code == 422
+    assert field in response.json["errors"]
+    assert incidents() == 0
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+@pytest.mark.parametrize("missing", ["local_authority", "type", "occurred_at", "location", "tension"])
+def test_each_required_field_is_named_when_missing(client, token, missing):
+    body = {key: value for key, value in BODY.items() if key != missing}
+    response = post(client, body, token)
+    assert response.status_code == 422
+    assert missing in response.json["errors"]
+
+
+@pytest.mark.parametrize("payload", ["not json", "[1, 2]", "null"])
+def test_a_body_that_is_not_an_object_is_a_422(client, token, payload):
+    response = client.post(
+        "/api/v1/incidents",
+        data=payload,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer wrong-token", "Basic abc"])
+def test_no_valid_token_is_a_401(client, header):
+    headers = {"Authorization": header} if header else {}
+    response = client.post("/api/v1/incidents", json=BODY, headers=headers)
+    assert response.status_code == 401
+    assert incidents() == 0
+
+
+def test_a_retry_with_the_same_idempotency_key_opens_one_incident(client, token):
+    first = post(client, BODY, token, **{"Idempotency-Key": "retry-0001"})
+    second = post(client, BODY, token, **{"Idempotency-Key": "retry-0001"})
+    assert first.json["reference"] == second.json["reference"]
+    assert incidents() == 1
+
+
+def test_unknown_incident_is_a_json_404(client, token):
+    response = client.get("/api/v1/incidents/BHM-2026-9999", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 404
+    assert response.is_json

@@ -1,0 +1,167 @@
+"""Opening an incident: one transaction, the playbook's plan, a frozen playbook, no personal data out."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import UTC, datetime
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import func, select
+
+from responder import timeline
+from responder.extensions import db
+from responder.incidents import open_incident
+from responder.models import (
+    AccessToken,
+    Activation,
+    Contact,
+    Incident,
+    Message,
+    OfferActivation,
+    TimelineEvent,
+)
+from responder.playbooks import IncidentFacts, plan_response
+from responder.playbooks.registry import current_playbooks
+
+from .conftest import PLAYBOOKS, report
+
+ALL_TABLES = (Incident, Activation, OfferActivation, Message, TimelineEvent, AccessToken)
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_opening_activates_exactly_what_the_plan_predicts(make_incident):
+    incident = make_incident(school_link=True, youngest_age=None, type="stabbing")
+    plan = plan_response(current_playbooks(), "birmingham", IncidentFacts(type="stabbing", school_link=True))
+    assert [a.agency_key for a in incident.activations] == [a.key for a in plan.agencies]
+    assert [o.offer_key for o in incident.offers] == [o.key for o in plan.offers]
+    # One SMS and one email per activated lead.
+    messages = db.session.scalars(select(Message).where(Message.incident_id == incident.id)).all()
+    assert len(messages) == 2 * len(plan.agencies)
+    assert {m.recipient for m in messages if m.channel == "sms"} == {
+        a.lead_contact.phone for a in incident.activations
+    }
+    assert all(m.state == "pending" for m in messages)
+
+
+def test_references_count_up_per_local_authority(make_incident):
+    first = make_incident()
+    second = make_incident()
+    coventry = make_incident(local_authority="coventry")
+    year = first.opened_at.year
+    assert first.reference == f"BHM-{year}-0001"
+    assert second.reference == f"BHM-{year}-0002"
+    assert coventry.reference == f"COV-{year}-0001"
+
+
+def test_a_failure_half_way_through_leaves_nothing_behind(make_incident, monkeypatch):
+    make_incident()  # an earlier incident stays untouched
+    before = {model.__name__: count(model) for model in ALL_TABLES}
+    calls = 0
+    real_record = timeline.record
+
+    def fail_on_the_fifth_event(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 5:
+            raise RuntimeError("database went away")
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(timeline, "record", fail_on_the_fifth_event)
+    with pytest.raises(RuntimeError):
+        make_incident()
+    assert {model.__name__: count(model) for model in ALL_TABLES} == before
+
+
+def test_the_same_submission_twice_opens_one_incident(app, directory, make_user):
+    officer = make_user()
+    first = open_incident(report(), officer, submission_key="form-abc-123")
+    again = open_incident(report(), officer, submission_key="form-abc-123")
+    assert again.id == first.id
+    assert count(Incident) == 1
+
+
+def test_the_incident_keeps_the_playbook_it_was_opened_with(app, directory, make_user, tmp_path):
+    officer = make_user()
+    incident = open_incident(report(), officer)
+    snapshot, digest = incident.playbook_snapshot, incident.playbook_hash
+    folder = tmp_path / "playbooks"
+    shutil.copytree(PLAYBOOKS, folder)
+    edited = (folder / "birmingham.yaml").read_text().replace("ack_within: 15m", "ack_within: 45m")
+    (folder / "birmingham.yaml").write_text(edited)
+    from responder.playbooks import load_playbooks
+
+    app.extensions["responder.playbooks"] = load_playbooks(folder)
+    later = open_incident(report(), officer)
+    db.session.refresh(incident)
+    assert incident.playbook_snapshot == snapshot and incident.playbook_hash == digest
+    assert later.playbook_hash != digest
+    assert "ack_within: 45m" not in str(incident.playbook_snapshot)
+
+
+def test_a_role_with_no_contact_is_on_the_timeline_and_the_incident_still_opens(make_incident):
+    contact = db.session.scalar(select(Contact).where(Contact.key == "bham-youth-lead"))
+    contact.active = False
+    db.session.commit()
+    incident = make_incident()
+    youth = next(a for a in incident.activations if a.agency_key == "bham-youth-service")
+    assert youth.state == "no_contact"
+    assert not db.session.scalars(select(Message).where(Message.activation_id == youth.id)).all()
+    details = [e.detail for e in incident.events if e.kind == "contact_missing"]
+    assert details == [
+        "Birmingham Youth Service not alerted: no active contact for role bham-youth-lead in the directory"
+    ]
+
+
+def test_exercise_incidents_say_so_in_every_message(make_incident):
+    incident = make_incident(exercise=True)
+    messages = db.session.scalars(select(Message).where(Message.incident_id == incident.id)).all()
+    assert messages
+    for message in messages:
+        assert (message.body if message.channel == "sms" else message.subject).startswith("EXERCISE")
+
+
+@freeze_time("2026-11-24 22:10:00")
+def test_no_personal_data_in_any_message(make_incident):
+    # Frozen so that no time or date in the message can contain "15" by chance.
+    incident = make_incident(
+        occurred_at=datetime(2026, 11, 24, 21, 40, tzinfo=UTC),
+        location="Flat 3, Canary Court, Lozells Road",
+        summary="Jayden Smith, 15, pupil at Holte School, was stabbed",
+        youngest_age=15,
+        school_link=True,
+    )
+    from responder.notify.outbox import rendered_body
+
+    messages = db.session.scalars(select(Message).where(Message.incident_id == incident.id)).all()
+    forbidden = ["Canary Court", "Lozells", "Jayden", "Smith", "Holte", "15", "pupil", "stabbed"]
+    for message in messages:
+        text = " ".join(
+            filter(None, [message.subject, rendered_body(message), rendered_body(message, html=True)])
+        )
+        leaked = [word for word in forbidden if re.search(rf"\b{re.escape(word)}\b", text)]
+        assert not leaked, (leaked, text)
+        assert incident.reference in text and "Birmingham" in text
+
+
+def test_links_in_messages_work_and_raw_tokens_are_not_stored(make_incident):
+    from responder.access_tokens import find_token, token_value
+    from responder.models import TokenPurpose
+    from responder.notify.outbox import rendered_body
+
+    incident = make_incident()
+    sms = db.session.scalars(
+        select(Message).where(Message.incident_id == incident.id, Message.channel == "sms")
+    ).first()
+    assert "{link}" in sms.body  # the stored body has no token in it
+    link = re.search(r"http://responder\.test/a/(\S+)", rendered_body(sms))
+    assert link, rendered_body(sms)
+    token = link.group(1)
+    row = find_token(token, TokenPurpose.ACKNOWLEDGE)
+    assert row is not None and row.contact_id == sms.contact_id and row.activation_id == sms.activation_id
+    assert token_value(row) == token
+    assert token not in row.token_hash and len(token) >= 22

@@ -1,0 +1,174 @@
+"""Staff pages: sign-in, opening an incident through the form, the incident page and the dev outbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from responder import create_app
+from responder.clock import now_utc, to_local
+from responder.extensions import db
+from responder.models import Incident, Message
+
+# Routes that are public by design: sign-in, health, agency leads' scoped links, webhooks.
+PUBLIC_PREFIXES = ("/login", "/healthz", "/static", "/a/", "/c/", "/webhooks/", "/api/")
+
+
+def form_data(**overrides):
+    occurred = to_local(now_utc() - timedelta(hours=1))
+    data = {
+        "local_authority": "birmingham",
+        "type": "stabbing",
+        "occurred_date": [str(occurred.day), str(occurred.month), str(occurred.year)],
+        "occurred_time": occurred.strftime("%H:%M"),
+        "location": "Lozells Road",
+        "summary": "Two young people injured",
+        "youngest_age": "16",
+        "school_link": "y",
+        "tension": "high",
+        "submission_key": "key-0123456789",
+    }
+    data.update(overrides)
+    return data
+
+
+def staff_routes(app) -> list[str]:
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(PUBLIC_PREFIXES) or "GET" not in rule.methods:
+            continue
+        routes.append(rule.rule.replace("<reference>", "BHM-2026-0001"))
+    return routes
+
+
+def test_every_staff_page_needs_sign_in(app, client):
+    routes = staff_routes(app)
+    assert {"/", "/incidents", "/incidents/new", "/incidents/BHM-2026-0001", "/dev/outbox"} <= set(routes)
+    for route in routes:
+        response = client.get(route)
+        assert response.status_code == 302, route
+        assert response.headers["Location"].startswith("/login"), route
+
+
+def test_sign_in_with_a_wrong_password_gives_one_generic_message(client, make_user):
+    user = make_user()
+    wrong = client.post("/login", data={"email": user.email, "password": "not-the-password"})
+    unknown = client.post("/login", data={"email": "nobody@example.org", "password": "whatever-password"})
+    for response in (wrong, unknown):
+        assert response.status_code == 401
+        assert b"Enter a correct email address and password" in response.data
+
+
+def test_sign_in_then_out(client, make_user, login):
+    login(make_user())
+    assert client.get("/incidents").status_code == 200
+    client.post("/logout")
+    assert client.get("/incidents").status_code == 302
+
+
+def test_sign_in_does_not_redirect_off_site(client, make_user):
+    user = make_user()
+    response = client.post(
+        "/login?next=https://evil.example/", data={"email": user.email, "password": "correct-horse-battery"}
+    )
+    assert response.headers["Location"] == "/incidents"
+
+
+def test_an_officer_opens_an_incident_and_sees_the_activations(client, directory, make_user, login):
+    login(make_user())
+    response = client.post("/incidents/new", data=form_data())
+    assert response.status_code == 303
+    incident = db.session.scalar(select(Incident))
+    assert response.headers["Location"] == f"/incidents/{incident.reference}"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert incident.reference in page
+    for activation in incident.activations:
+        assert activation.agency_name.replace("'", "&#39;") in page
+    assert "Lozells Road" in page and incident.tension == "high" and incident.school_link
+
+
+def test_a_double_submitted_form_opens_one_incident(client, directory, make_user, login):
+    login(make_user())
+    first = client.post("/incidents/new", data=form_data())
+    second = client.post("/incidents/new", data=form_data())
+    assert first.headers["Location"] == second.headers["Location"]
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("local_authority", "", "Select the local authority"),
+        ("local_authority", "gotham", "Select the local authority"),
+        ("type", "", "Select the type of incident"),
+        ("type", "mugging", "Select the type of incident"),
+        ("location", "  ", "Enter where the incident happened"),
+        ("occurred_time", "25:99", "Enter a real time on the 24-hour clock"),
+        ("occurred_date", ["31", "2", "2026"], "Enter a real date"),
+        ("occurred_date", ["", "", ""], "Enter the date the incident happened"),
+        ("youngest_age", "sixteen", "Not a valid integer value"),
+        ("youngest_age", "140", "Enter an age between 0 and 120"),
+        ("tension", "", "Select the level of community tension"),
+    ],
+)
+def test_form_errors_are_shown_and_nothing_is_written(
+    client, directory, make_user, login, field, value, message
+):
+    login(make_user())
+    response = client.post("/incidents/new", data=form_data(**{field: value}))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "There is a problem" in page and message in page
+    assert "Lozells Road" in page or field == "location"  # what was typed is kept
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_a_time_in_the_future_is_refused(client, directory, make_user, login):
+    login(make_user())
+    later = to_local(now_utc() + timedelta(hours=2))
+    data = form_data(
+        occurred_date=[str(later.day), str(later.month), str(later.year)],
+        occurred_time=later.strftime("%H:%M"),
+    )
+    response = client.post("/incidents/new", data=data)
+    assert response.status_code == 422
+    assert "must be in the past" in response.get_data(as_text=True)
+
+
+def test_a_tampered_form_missing_fields_is_an_error_not_a_crash(client, directory, make_user, login):
+    login(make_user())
+    response = client.post("/incidents/new", data={"occurred_date": "1"})
+    assert response.status_code == 422
+
+
+def test_the_dev_outbox_shows_every_queued_message_with_working_links(
+    client, make_incident, make_user, login
+):
+    incident = make_incident()
+    login(make_user())
+    page = client.get("/dev/outbox").get_data(as_text=True)
+    assert page.count("app-outbox-item__body") == 2 * len(incident.activations)
+    assert 'href="http://responder.test/a/' in page
+
+
+def test_the_dev_outbox_does_not_exist_outside_development(database_url):
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url, "DEV_OUTBOX": False})
+    assert "/dev/outbox" not in {rule.rule for rule in app.url_map.iter_rules()}
+    assert app.test_client().get("/dev/outbox").status_code == 404
+
+
+def test_forms_need_a_csrf_token(database_url, directory, make_user):
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url, "WTF_CSRF_ENABLED": True})
+    user = make_user()
+    client = app.test_client()
+    response = client.post("/login", data={"email": user.email, "password": "correct-horse-battery"})
+    assert response.status_code == 400
+
+
+def test_healthz_reports_database_and_scheduler(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json["status"] == "ok" and response.json["database"] == "ok"
