@@ -67,6 +67,18 @@ class Config:
         self.SMTP_PASSWORD = _env("SMTP_PASSWORD")
         self.SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", False)
         self.MAIL_FROM = _env("MAIL_FROM", "responder@example.org")
+        # Sending the outbox (responder.notify.dispatcher): start sending in this
+        # process right after a commit; senders per process; attempts before a
+        # message fails for good; the backoff between them (doubling from BASE,
+        # capped at MAX, with jitter); how long a claimed message stays with
+        # one sender; and how long one provider call may take.
+        self.DISPATCH_AFTER_COMMIT = _env_bool("DISPATCH_AFTER_COMMIT", True)
+        self.MESSAGE_SEND_WORKERS = _env_int("MESSAGE_SEND_WORKERS", 50)
+        self.MESSAGE_MAX_ATTEMPTS = _env_int("MESSAGE_MAX_ATTEMPTS", 10)
+        self.MESSAGE_RETRY_BASE_SECONDS = _env_int("MESSAGE_RETRY_BASE_SECONDS", 5)
+        self.MESSAGE_RETRY_MAX_SECONDS = _env_int("MESSAGE_RETRY_MAX_SECONDS", 300)
+        self.MESSAGE_LEASE_SECONDS = _env_int("MESSAGE_LEASE_SECONDS", 300)
+        self.MESSAGE_SEND_TIMEOUT_SECONDS = _env_int("MESSAGE_SEND_TIMEOUT_SECONDS", 15)
         self.SCHEDULER = _env("SCHEDULER", "off")
         # How long an acknowledgement or check-in link stays usable.
         self.ACCESS_TOKEN_TTL = timedelta(days=_env_int("ACCESS_TOKEN_TTL_DAYS", 7))
@@ -106,6 +118,8 @@ class TestingConfig(Config):
         self.WTF_CSRF_ENABLED = False
         self.RATELIMIT_ENABLED = False
         self.PUBLIC_BASE_URL = "http://responder.test"
+        # Tests send with sweep_outbox(), so nothing races them in the background.
+        self.DISPATCH_AFTER_COMMIT = False
 
 
 class ProductionConfig(Config):
