@@ -18,6 +18,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(contacts_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(outbox_cli)
 
 
 # --- playbooks ---------------------------------------------------------------
@@ -196,3 +197,21 @@ def demo_seed() -> None:
     click.echo("\nSign in at " + current_app.config["PUBLIC_BASE_URL"] + "/login with:")
     for email, role, _name, password in DEMO_USERS:
         click.echo(f"  {role:<8} {email:<22} password: {password}")
+
+
+# --- outbox ------------------------------------------------------------------
+
+outbox_cli = click.Group("outbox", help="Messages waiting to be sent.")
+
+
+@outbox_cli.command("sweep")
+def outbox_sweep() -> None:
+    """Send every message that is due now (left by a crash, or due a retry) and wait for the result."""
+    from responder.notify.backends import ConfigurationError
+    from responder.notify.dispatcher import sweep_outbox
+
+    try:
+        report = sweep_outbox(current_app._get_current_object())
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(str(report))

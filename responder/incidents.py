@@ -21,6 +21,7 @@ from responder.models import (
     OfferActivation,
     User,
 )
+from responder.notify.dispatcher import wake_dispatcher
 from responder.notify.outbox import queue_alert
 from responder.playbooks import IncidentFacts, plan_response, snapshot
 from responder.playbooks.registry import current_playbooks
@@ -129,6 +130,7 @@ def open_incident(
     except BaseException:
         db.session.rollback()
         raise
+    wake_dispatcher()
     return incident
 
 

@@ -19,6 +19,11 @@ class EventKind(enum.StrEnum):
     ACTIVATED = "activated"
     OFFERED = "offered"
     ALERT_QUEUED = "alert_queued"
+    # What became of a queued message (responder.notify.delivery); retries stay off the timeline.
+    MESSAGE_SENT = "message_sent"
+    MESSAGE_DELIVERED = "message_delivered"
+    MESSAGE_FAILED = "message_failed"
+    FELL_BACK_TO_EMAIL = "fell_back_to_email"
     CONTACT_MISSING = "contact_missing"
     ESCALATED = "escalated"
     NOT_REACHED = "not_reached"
