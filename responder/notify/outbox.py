@@ -22,7 +22,7 @@ from responder.models import (
     MessageKind,
     TokenPurpose,
 )
-from responder.notify.sms_text import to_gsm7
+from responder.notify.sms_text import shorten_to_fit, to_gsm7
 
 
 def queue_alert(incident: Incident, activation: Activation, contact: Contact) -> list[Message]:
@@ -48,7 +48,7 @@ def queue_alert(incident: Incident, activation: Activation, contact: Contact) ->
     sms = Message(
         channel=Channel.SMS,
         recipient=contact.phone,
-        body=to_gsm7(render_template("messages/alert.sms.txt", **context).strip()),
+        body=_alert_sms(context, link_for(token)),
         **common,
     )
     email = Message(
@@ -62,6 +62,17 @@ def queue_alert(incident: Incident, activation: Activation, contact: Contact) ->
     )
     db.session.add_all([sms, email])
     return [sms, email]
+
+
+def _alert_sms(context: dict, link: str) -> str:
+    """The alert text, in GSM-7 and two segments: a long agency name is cut short to fit."""
+
+    def render(agency: str) -> str:
+        return to_gsm7(render_template("messages/alert.sms.txt", **{**context, "agency": agency}).strip())
+
+    return shorten_to_fit(
+        render, to_gsm7(context["agency"]), as_sent=lambda text: text.replace(LINK_PLACEHOLDER, link)
+    )
 
 
 def rendered_body(message: Message, *, html: bool = False) -> str:

@@ -8,6 +8,7 @@ are folded to GSM-7 before they are queued.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
 GSM7_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -33,6 +34,9 @@ _REPLACEMENTS = {
 
 SEGMENT_SEPTETS = 160
 MULTIPART_SEGMENT_SEPTETS = 153
+# Alerts must fit in two segments: cheaper, and reassembled reliably by every phone.
+MAX_SEGMENTS = 2
+ELLIPSIS = "..."
 
 
 def to_gsm7(text: str) -> str:
@@ -68,3 +72,39 @@ def segment_count(text: str) -> int:
     if length <= SEGMENT_SEPTETS:
         return 1
     return -(-length // MULTIPART_SEGMENT_SEPTETS)
+
+
+def shorten_to_fit(
+    render: Callable[[str], str],
+    value: str,
+    *,
+    as_sent: Callable[[str], str] = lambda text: text,
+    max_segments: int = MAX_SEGMENTS,
+) -> str:
+    """``render(value)``, with ``value`` cut short (ending "...") as little as the text needs to fit.
+
+    ``render`` returns GSM-7 text; ``as_sent`` turns it into what the phone
+    receives (the link filled in), which is what is measured. If even an
+    empty ``value`` does not fit, the shortest text is returned: a long SMS
+    is better than none.
+    """
+
+    def shortened(keep: int) -> str:
+        if keep >= len(value):
+            return render(value)
+        return render(value[:keep].rstrip() + ELLIPSIS if keep else "")
+
+    def fits(keep: int) -> bool:
+        return segment_count(to_gsm7(as_sent(shortened(keep)))) <= max_segments
+
+    if fits(len(value)):
+        return render(value)
+    # The longest prefix that fits: binary search, as fitting only gets easier as it shrinks.
+    low, high = 0, len(value) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return shortened(low)
