@@ -15,6 +15,7 @@ from responder.models.incidents import (
     Tension,
 )
 from responder.models.messages import LINK_PLACEHOLDER, Channel, Message, MessageKind, MessageState
+from responder.models.reviews import RagStatus, ReviewAction, ReviewNote, ReviewNoteKind
 from responder.models.timeline import EventKind, TimelineEvent
 from responder.models.users import ApiToken, Role, User
 
@@ -36,7 +37,11 @@ __all__ = [
     "MessageState",
     "OfferActivation",
     "OfferState",
+    "RagStatus",
     "ReferenceCounter",
+    "ReviewAction",
+    "ReviewNote",
+    "ReviewNoteKind",
     "Role",
     "Tension",
     "TimelineEvent",
