@@ -18,11 +18,17 @@ from responder.contacts import import_contacts
 from responder.demo import DEMO_CONTACTS
 from responder.extensions import db
 from responder.incidents import IncidentReport, open_incident
+from responder.notify.dispatcher import sweep_outbox
 from responder.users import create_user
+
+from .fake_twilio import FakeTwilio
+from .smtp_server import RecordingSmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOKS = ROOT / "playbooks"
 PASSWORD = "correct-horse-battery"
+TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+TWILIO_AUTH_TOKEN = "test-twilio-auth-token"
 
 
 @pytest.fixture(scope="session")
@@ -162,3 +168,52 @@ def login(client):
         return user
 
     return do
+
+
+# --- real delivery components --------------------------------------------------
+
+
+@pytest.fixture
+def fake_twilio():
+    """A fake Twilio API on 127.0.0.1 (tests/fake_twilio.py), reached through the real SDK."""
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that records messages (tests/smtp_server.py)."""
+    server = RecordingSmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def real_providers(app, fake_twilio, smtp_server):
+    """SMS through the Twilio SDK to the fake, email over SMTP; retries due at once."""
+    app.config.update(
+        SMS_BACKEND="twilio",
+        TWILIO_ACCOUNT_SID=TWILIO_ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=TWILIO_AUTH_TOKEN,
+        TWILIO_FROM="+447700900000",
+        TWILIO_API_BASE_URL=fake_twilio.base_url,
+        EMAIL_BACKEND="smtp",
+        SMTP_HOST=smtp_server.host,
+        SMTP_PORT=smtp_server.port,
+        SMTP_STARTTLS=False,
+        MAIL_FROM="Responder <responder@vru.example.org>",
+        MESSAGE_RETRY_BASE_SECONDS=0,
+    )
+    return app
+
+
+@pytest.fixture
+def send_outbox(app):
+    """One dispatch pass, run to completion; the test's session then sees the results."""
+
+    def send():
+        result = sweep_outbox(app)
+        db.session.expire_all()
+        return result
+
+    return send

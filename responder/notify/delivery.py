@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from responder import timeline
@@ -94,9 +94,16 @@ def _due(now: datetime):
     return and_(Message.provider_id.is_(None), or_(waiting, abandoned))
 
 
-def due_message_ids(limit: int = 1000) -> list[int]:
-    """Messages a sender may claim now, oldest first."""
-    query = select(Message.id).where(_due(now_utc())).order_by(Message.id).limit(limit)
+def due_message_ids(limit: int = 1000, channel: str | None = None) -> list[int]:
+    """Messages (of ``channel``, or any) a sender may claim now: SMS first, then oldest first.
+
+    An SMS is what wakes a lead at 2 a.m., so when senders are scarce the
+    emails of the same alert wait a moment rather than the texts.
+    """
+    sms_first = case((Message.channel == Channel.SMS, 0), else_=1)
+    query = select(Message.id).where(_due(now_utc())).order_by(sms_first, Message.id).limit(limit)
+    if channel is not None:
+        query = query.where(Message.channel == channel)
     return list(db.session.scalars(query))
 
 

@@ -15,6 +15,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+
+# The SDK imports its Messages API on first use, which takes a noticeable
+# moment; imported here, the first alert after a restart does not wait for it.
+import twilio.rest.api.v2010.account  # noqa: F401
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client

@@ -1,0 +1,259 @@
+"""Alert fan-out: how long from the request that opens an incident to the last lead's SMS being accepted?
+
+A temporary playbook activates 40 agencies (40 leads). The fake Twilio from
+the test suite answers every request after 200 ms and an aiosmtpd sink takes
+the emails; both run as processes of their own, as real providers would be,
+so their work does not compete with Responder's for the interpreter. The
+incident is opened with ``POST /api/v1/incidents``; the dispatcher starts
+sending as soon as that commits. A sequential sender would take about
+40 x 200 ms; the target is at most 1.5 x 200 ms.
+
+    .venv/bin/python benchmarks/alert_fanout.py [--runs 5] [--database-url URL]
+
+Without --database-url it uses a temporary SQLite file. A PostgreSQL URL
+must point at a scratch database: its schema is dropped and rebuilt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from responder import create_app  # noqa: E402
+from responder.contacts import import_contacts  # noqa: E402
+from responder.extensions import db  # noqa: E402
+from responder.notify.dispatcher import stop_dispatcher  # noqa: E402
+from responder.users import create_user, issue_api_token  # noqa: E402
+
+LEADS = 40
+PROVIDER_DELAY_MS = 200
+TARGET_RATIO = 1.5
+
+
+def write_playbooks(folder: Path) -> None:
+    (folder / "regional.yaml").write_text(
+        "region: west-midlands\nname: West Midlands\non_call: bench-on-call\n", encoding="utf-8"
+    )
+    agencies = "".join(
+        f"  bench-agency-{n:02d}:\n"
+        f"    name: Benchmark agency {n:02d}\n"
+        "    sector: council\n"
+        "    sharing_basis: s115-cda-1998\n"
+        f"    lead: bench-lead-{n:02d}\n"
+        for n in range(1, LEADS + 1)
+    )
+    keys = ", ".join(f"bench-agency-{n:02d}" for n in range(1, LEADS + 1))
+    (folder / "birmingham.yaml").write_text(
+        "local_authority: birmingham\nname: Birmingham\ncode: BHM\nduty_manager: bench-duty\n"
+        f"agencies:\n{agencies}"
+        f"activation:\n  - when: {{}}\n    agencies: [{keys}]\n"
+        "steps:\n  - {at: 0m, do: alert, ack_within: 15m}\n",
+        encoding="utf-8",
+    )
+
+
+def contacts_csv() -> str:
+    rows = ["key,name,phone,email,local_authority"]
+    for n in range(1, LEADS + 1):
+        rows.append(f"bench-lead-{n:02d},Lead {n:02d},+4477009{n:05d},lead{n:02d}@example.org,birmingham")
+    rows.append("bench-duty,Duty Manager,+447700900999,duty@example.org,birmingham")
+    rows.append("bench-on-call,On Call,+447700900998,oncall@example.org,regional")
+    return "\n".join(rows) + "\n"
+
+
+def reset_postgres(url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+class FakeTwilioProcess:
+    """tests/fake_twilio.py in a process of its own, driven over its control endpoints."""
+
+    def __init__(self, process: subprocess.Popen, base_url: str) -> None:
+        self.process = process
+        self.base_url = base_url
+
+    def control(self, **settings: object) -> None:
+        request = urllib.request.Request(  # noqa: S310
+            self.base_url + "/_fake/behaviour", data=json.dumps(settings).encode(), method="POST"
+        )
+        urllib.request.urlopen(request).close()  # noqa: S310 (our own http://127.0.0.1 fake)
+
+    def accepted(self) -> list[dict]:
+        with urllib.request.urlopen(self.base_url + "/_fake/requests") as response:  # noqa: S310
+            return [r for r in json.load(response) if r["status"] == 201]
+
+
+@contextmanager
+def providers():
+    """The fake Twilio and an SMTP sink, each in its own process; yields (twilio, smtp port)."""
+    twilio = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_twilio", "--delay-ms", str(PROVIDER_DELAY_MS)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    smtp_port = free_port()
+    smtp = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+            "-l",
+            f"127.0.0.1:{smtp_port}",
+        ],
+        cwd=ROOT,
+    )
+    try:
+        fake = FakeTwilioProcess(twilio, twilio.stdout.readline().strip())
+        wait_for_port(smtp_port)
+        yield fake, smtp_port
+    finally:
+        for process in (twilio, smtp):
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def open_and_time(client, token: str, fake: FakeTwilioProcess) -> tuple[float, float]:
+    """Seconds from the open request to its commit, and to the last SMS accepted by the fake.
+
+    Both are measured on the system's monotonic clock, which the fake's
+    process shares on Linux.
+    """
+    fake.control(reset=True, delay_ms=PROVIDER_DELAY_MS)
+    body = {
+        "local_authority": "birmingham",
+        "type": "stabbing",
+        "occurred_at": (datetime.now(UTC) - timedelta(minutes=20)).isoformat(),
+        "location": "Benchmark Road",
+        "tension": "medium",
+    }
+    started = time.monotonic()
+    response = client.post("/api/v1/incidents", json=body, headers={"Authorization": f"Bearer {token}"})
+    opened = time.monotonic()
+    assert response.status_code == 201, response.get_data(as_text=True)
+    wait_until_everything_is_recorded()  # so the next run starts from a quiet system
+    accepted = fake.accepted()
+    if len(accepted) != LEADS:
+        raise SystemExit(f"{len(accepted)} SMS accepted, expected {LEADS}")
+    last_accepted = max(request["answered_at"] for request in accepted)
+    return opened - started, last_accepted - started
+
+
+def wait_until_everything_is_recorded() -> None:
+    import sqlalchemy as sa
+
+    from responder.models import Message, MessageState
+
+    while db.session.scalar(sa.select(sa.func.count()).where(Message.state != MessageState.SENT)):
+        db.session.rollback()
+        time.sleep(0.05)
+    db.session.rollback()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--database-url", default=None, help="scratch database (default: temporary SQLite)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch, providers() as (fake, smtp_port):
+        folder = Path(scratch)
+        write_playbooks(folder)
+        url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
+        if url.startswith("postgresql"):
+            reset_postgres(url)
+        app = create_app(
+            "testing",
+            {
+                "SQLALCHEMY_DATABASE_URI": url,
+                "PLAYBOOKS_DIR": str(folder),
+                "DISPATCH_AFTER_COMMIT": True,
+                "SMS_BACKEND": "twilio",
+                "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+                "TWILIO_AUTH_TOKEN": "benchmark-token",
+                "TWILIO_FROM": "+447700900000",
+                "TWILIO_API_BASE_URL": fake.base_url,
+                "EMAIL_BACKEND": "smtp",
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": smtp_port,
+            },
+        )
+        try:
+            with app.app_context():
+                db.create_all()
+                assert not import_contacts(contacts_csv(), "bench.csv").problems
+                token = issue_api_token(create_user("bench@example.org", "officer", "benchmark-password-1"))
+                client = app.test_client()
+                results = [open_and_time(client, token, fake) for _ in range(args.runs)]
+        finally:
+            stop_dispatcher(app)
+            with app.app_context():
+                db.engine.dispose()
+
+    print_table(results, url, app.config["MESSAGE_SEND_WORKERS"])
+
+
+def print_table(results: list[tuple[float, float]], url: str, workers: int) -> None:
+    delay = PROVIDER_DELAY_MS / 1000
+    print(f"Alert fan-out: {LEADS} leads, fake Twilio answering each SMS after {PROVIDER_DELAY_MS} ms")
+    print(
+        f"machine: {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs; "
+        f"database: {url.split(':', 1)[0]}; MESSAGE_SEND_WORKERS={workers}"
+    )
+    print()
+    print(f"{'run':>4} {'open committed':>15} {'last SMS accepted':>18} {'ratio to 200 ms':>16}")
+    for number, (opened, last) in enumerate(results, start=1):
+        note = "  (starts the dispatcher)" if number == 1 else ""
+        print(f"{number:>4} {opened * 1000:>12.0f} ms {last * 1000:>15.0f} ms {last / delay:>16.2f}{note}")
+    median = statistics.median(last for _, last in results)
+    worst = max(last for _, last in results)
+    print()
+    print(f"median: {median * 1000:.0f} ms, ratio {median / delay:.2f}; worst: ratio {worst / delay:.2f}")
+    print(f"target: ratio <= {TARGET_RATIO} (sequential sending would be about {LEADS})")
+    print("result:", "MET" if median / delay <= TARGET_RATIO else "NOT MET")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Recording every export: who took which format and variant of an incident, and when.
+
+A record of what was shared, with whom and why, is part of lawful information
+sharing; an export is on the incident's own timeline (so it shows in the
+chronology a review panel reads) and in the access log.
+"""
+
+from __future__ import annotations
+
+from responder import timeline
+from responder.audit import record_access
+from responder.models import Incident, User
+
+# The timeline kind for exports (the timeline's own kinds are in responder.models.timeline).
+EXPORTED = "exported"
+
+FORMAT_NAMES = {
+    "csv": "chronology (CSV)",
+    "json": "incident data (JSON)",
+    "pdf": "after-action report (PDF)",
+    "html": "after-action report (web page)",
+}
+
+
+def record_export(incident: Incident, user: User, export_format: str, *, redacted: bool) -> None:
+    """Write the export on the timeline and the access log, and commit, before anything is produced."""
+    variant = "redacted" if redacted else "full"
+    what = FORMAT_NAMES[export_format]
+    timeline.record(
+        incident,
+        EXPORTED,
+        f"Exported the {what}, {variant} version",
+        actor=timeline.actor_for_user(user),
+        data={"format": export_format, "variant": variant},
+    )
+    record_access(user, incident, EXPORTED, f"{export_format} ({variant})")

@@ -1,0 +1,263 @@
+"""The after-action report's content, worked out once for both the PDF and the web page.
+
+Everything is already text for the variant asked for (full or redacted), so
+the two renderers (responder.exports.report_pdf and the
+exports/report.html template) only lay it out and cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+
+from sqlalchemy import func, select
+
+from responder.clock import as_utc, format_local, now_utc
+from responder.exports.audit import EXPORTED
+from responder.exports.chronology_csv import chronology_rows
+from responder.exports.redaction import Redaction
+from responder.extensions import db
+from responder.models import LOCAL_AUTHORITIES, Incident, IncidentType, TimelineEvent
+from responder.models.reviews import ReviewNoteKind
+from responder.playbooks import parse_duration
+from responder.review_metrics import (
+    AgencyResponseTime,
+    ResponseMetrics,
+    TensionPoint,
+    describe_duration,
+    response_metrics,
+)
+from responder.reviews import REVIEW_UPDATED, review_for
+
+# Timeline kinds written while reviewing, not responding.
+AFTER_THE_RESPONSE = (EXPORTED, REVIEW_UPDATED)
+# A review panel reads a chronology; beyond this many events the full one is in the CSV export.
+CHRONOLOGY_LIMIT = 2000
+REVIEW_SECTION_TITLES = {
+    ReviewNoteKind.PRACTICE_EPISODE: "Key practice episodes",
+    ReviewNoteKind.LESSON: "Lessons identified",
+    ReviewNoteKind.RECOMMENDATION: "Recommendations",
+}
+STATE_WORDS = {
+    "alerted": "Alerted, no answer",
+    "no_contact": "Not alerted: no contact",
+    "covered": "Covered",
+    "declined": "Declined",
+    "escalated": "Escalated, no answer",
+    "not_reached": "Not reached",
+    "not_applicable": "Not applicable",
+}
+
+
+@dataclass(frozen=True)
+class AgencyRow:
+    agency: str
+    outcome: str
+    time_to_acknowledge: str
+    within_target: str
+    escalations: str
+    covered_by: str
+
+
+@dataclass(frozen=True)
+class ChronologyEntry:
+    local_time: str
+    actor: str
+    agency: str
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    text: str
+    author: str
+    at: str
+
+
+@dataclass(frozen=True)
+class ActionEntry:
+    action: str
+    owner: str
+    due: str
+    rag: str
+    rag_label: str
+
+
+@dataclass(frozen=True)
+class AfterActionReport:
+    reference: str
+    variant: str
+    exercise: bool
+    generated_at: str
+    summary: list[tuple[str, str]]
+    headline: list[tuple[str, str]]
+    agencies: list[AgencyRow]
+    tension: tuple[TensionPoint, ...]
+    opened_at: datetime
+    tension_until: datetime
+    chronology: list[ChronologyEntry]
+    chronology_total: int
+    review_sections: list[tuple[str, list[ReviewEntry]]]
+    actions: list[ActionEntry]
+    playbook_hash: str
+
+    @property
+    def title(self) -> str:
+        return f"After-action report: {self.reference}"
+
+    @property
+    def chronology_truncated(self) -> bool:
+        return self.chronology_total > len(self.chronology)
+
+
+def build_report(incident: Incident, redaction: Redaction) -> AfterActionReport:
+    metrics = response_metrics(incident)
+    total, last_at = _timeline_extent(incident)
+    review = review_for(incident)
+    return AfterActionReport(
+        reference=incident.reference,
+        variant=redaction.variant,
+        exercise=incident.exercise,
+        generated_at=format_local(now_utc()),
+        summary=_summary(incident, redaction, last_at),
+        headline=_headline(incident, metrics),
+        agencies=[_agency_row(agency) for agency in metrics.agencies],
+        tension=metrics.tension,
+        opened_at=metrics.opened_at,
+        tension_until=max(last_at or metrics.opened_at, metrics.opened_at),
+        chronology=[
+            ChronologyEntry(local, actor, agency, kind.replace("_", " ").capitalize(), detail)
+            for local, _utc, actor, agency, _channel, kind, detail in islice(
+                chronology_rows(incident, redaction), CHRONOLOGY_LIMIT
+            )
+        ],
+        chronology_total=total,
+        review_sections=[
+            (
+                REVIEW_SECTION_TITLES[kind],
+                [
+                    ReviewEntry(
+                        redaction.scrub(note.text),
+                        redaction.user(note.created_by),
+                        format_local(note.created_at),
+                    )
+                    for note in review.notes_of(kind)
+                ],
+            )
+            for kind in ReviewNoteKind
+        ],
+        actions=[
+            ActionEntry(
+                redaction.scrub(action.action),
+                redaction.scrub(action.owner),
+                f"{action.due_on:%d %b %Y}",
+                action.rag,
+                action.rag_label,
+            )
+            for action in review.actions
+        ],
+        playbook_hash=incident.playbook_hash,
+    )
+
+
+def _summary(incident: Incident, redaction: Redaction, last_at: datetime | None) -> list[tuple[str, str]]:
+    areas = ", ".join(LOCAL_AUTHORITIES.get(slug, slug) for slug in incident.local_authorities)
+    opened_by = redaction.user(incident.opened_by)
+    return [
+        ("Reference", incident.reference),
+        ("Local authority" if len(incident.local_authorities) == 1 else "Local authorities", areas),
+        ("Type", IncidentType(incident.type).label),
+        ("Exercise or live", "Exercise" if incident.exercise else "Live incident"),
+        ("Status", incident.status.replace("_", " ").capitalize()),
+        ("Happened", format_local(incident.occurred_at)),
+        ("Opened", format_local(incident.opened_at) + (f" by {opened_by}" if opened_by else "")),
+        ("Last activity in the response", format_local(last_at) if last_at else "—"),
+        ("Location", redaction.free_text(incident.location) or "—"),
+        ("Summary", redaction.free_text(incident.summary) or "—"),
+    ]
+
+
+def _headline(incident: Incident, metrics: ResponseMetrics) -> list[tuple[str, str]]:
+    target = _target_words(incident)
+    share = metrics.share_within_target
+    slowest = metrics.slowest
+    first_sent = metrics.first_alert_sent_at
+    escalated_agencies = len({escalation.agency_key for escalation in metrics.escalations})
+    return [
+        (
+            "Time from opening to first alert sent",
+            describe_duration(metrics.time_to_first_alert)
+            + (f" (sent {format_local(first_sent)})" if first_sent else " – no alert was sent"),
+        ),
+        ("Agencies alerted", f"{len(metrics.alerted)}, of which {len(metrics.acknowledged)} acknowledged"),
+        ("Median time to acknowledge", describe_duration(metrics.median_time_to_acknowledge)),
+        (
+            "Slowest to acknowledge",
+            f"{slowest.agency_name} – {describe_duration(slowest.time_to_acknowledge)}" if slowest else "—",
+        ),
+        (
+            f"Acknowledged within the playbook's target ({target})",
+            f"{metrics.within_target} of {metrics.with_target} ({share:.0%})"
+            if share is not None
+            else "No target",
+        ),
+        (
+            "Escalations",
+            f"{len(metrics.escalations)} across {escalated_agencies} "
+            + ("agency" if escalated_agencies == 1 else "agencies"),
+        ),
+        ("Messages failed", str(metrics.messages_failed)),
+        ("Fallbacks used (reached by email after a failed SMS)", str(metrics.fallbacks_used)),
+        (
+            "Check-ins",
+            f"{metrics.check_ins.sent} sent, {metrics.check_ins.answered} answered, "
+            f"{metrics.check_ins.missed} missed",
+        ),
+        (
+            "Support offers",
+            f"{metrics.offers.offered} offered, {metrics.offers.accepted} accepted, "
+            f"{metrics.offers.delivered} delivered",
+        ),
+    ]
+
+
+def _agency_row(agency: AgencyResponseTime) -> AgencyRow:
+    within = {None: "—", True: "Yes", False: "No"}[agency.within_target]
+    path = "; ".join(
+        f"{escalation.level_name} at {format_local(escalation.at, '%H:%M')}"
+        for escalation in agency.escalations
+    )
+    return AgencyRow(
+        agency=agency.agency_name,
+        outcome=STATE_WORDS.get(agency.state, agency.state),
+        time_to_acknowledge=describe_duration(agency.time_to_acknowledge),
+        within_target=within,
+        escalations=path or "None",
+        covered_by=(agency.covered_at_name or "—").capitalize(),
+    )
+
+
+def _target_words(incident: Incident) -> str:
+    for step in (incident.playbook_snapshot or {}).get("playbook", {}).get("steps", []):
+        if step.get("do") == "alert" and step.get("ack_within"):
+            return parse_duration(step["ack_within"]).describe()
+    return "none set"
+
+
+def _timeline_extent(incident: Incident) -> tuple[int, datetime | None]:
+    """How many events there are, and when the response last did something.
+
+    Exports and review notes come after the response; counting them as
+    activity would stretch the tension chart to the day of the review.
+    """
+    count = db.session.scalar(
+        select(func.count(TimelineEvent.id)).where(TimelineEvent.incident_id == incident.id)
+    )
+    last = db.session.scalar(
+        select(func.max(TimelineEvent.at)).where(
+            TimelineEvent.incident_id == incident.id, TimelineEvent.kind.not_in(AFTER_THE_RESPONSE)
+        )
+    )
+    return count, as_utc(last) if last is not None else None

@@ -1,0 +1,276 @@
+"""A fake Twilio Messages API on 127.0.0.1, reached through the real SDK via TWILIO_API_BASE_URL.
+
+It answers ``POST /2010-04-01/Accounts/{sid}/Messages.json`` the way Twilio
+does (form-encoded in, JSON out, ``sid`` ``SM...``, ``status: queued``) and
+records every request, including the Basic auth header and StatusCallback.
+Tell it to be slow (``delay_ms``), to be down for the next N requests
+(``fail_next(n, status=500)``), or to refuse a number with Twilio's JSON
+error (``reject_number(to, 21211)``).
+
+Used as the ``fake_twilio`` fixture (tests/conftest.py); a browser test can
+start one beside a real server process and pass ``base_url`` to it. It also
+runs on its own, as Twilio would, in another process:
+
+    python -m tests.fake_twilio [--port 0] [--delay-ms 200]
+
+prints its base URL, then serves; ``GET /_fake/requests`` returns what it
+recorded and ``POST /_fake/behaviour`` (JSON ``{"delay_ms": 200}``,
+``{"reset": true}``) changes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+_MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages\.json$")
+
+# What Twilio answers for the errors the tests use (https://www.twilio.com/docs/api/errors).
+TWILIO_ERROR_MESSAGES = {
+    21211: "The 'To' number {to} is not a valid phone number.",
+    21614: "'To' number {to} is not a valid mobile number",
+    21610: "Attempt to send to unsubscribed recipient",
+}
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 would make a burst of forty senders wait for
+    # TCP retransmits instead of for the fake.
+    request_queue_size = 128
+    daemon_threads = True
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    account_sid: str | None
+    authorization: str
+    form: dict[str, str]
+    received_at: float  # time.monotonic() when the request arrived
+    answered_at: float  # time.monotonic() just before the response was written
+    status: int  # the HTTP status the fake answered
+
+    @property
+    def basic_auth(self) -> tuple[str, str] | None:
+        if not self.authorization.startswith("Basic "):
+            return None
+        user, _, password = base64.b64decode(self.authorization[6:]).decode().partition(":")
+        return user, password
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == 201
+
+
+@dataclass
+class _Behaviour:
+    delay_ms: int = 0
+    failures_left: int = 0
+    failure_status: int = 500
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+class FakeTwilio:
+    """Start with ``start()`` (or use as a context manager); ``base_url`` is where it listens."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._behaviour = _Behaviour()
+        self._requests: list[RecordedRequest] = []
+        self._server = _Server((host, port), self._handler_class())
+        self._thread: threading.Thread | None = None
+
+    # --- life cycle --------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeTwilio:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-twilio", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread (running as a process of its own)."""
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeTwilio:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- behaviour ---------------------------------------------------------------
+
+    def set_delay(self, milliseconds: int) -> None:
+        """Answer every request after this long, as a slow provider would."""
+        with self._lock:
+            self._behaviour.delay_ms = milliseconds
+
+    def fail_next(self, count: int, status: int = 500) -> None:
+        """Answer the next ``count`` requests with HTTP ``status`` (500, 503, 429...)."""
+        with self._lock:
+            self._behaviour.failures_left = count
+            self._behaviour.failure_status = status
+
+    def reject_number(self, to: str, code: int = 21211) -> None:
+        """Refuse every message to ``to`` with Twilio's JSON error ``code`` (HTTP 400)."""
+        with self._lock:
+            self._behaviour.rejected[to] = code
+
+    def reset(self) -> None:
+        with self._lock:
+            self._behaviour = _Behaviour()
+            self._requests.clear()
+
+    # --- what happened -----------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def accepted(self) -> list[RecordedRequest]:
+        """Requests answered with a created message."""
+        return [r for r in self.requests if r.accepted]
+
+    def sent_to(self, number: str) -> list[RecordedRequest]:
+        return [r for r in self.accepted if r.form.get("To") == number]
+
+    # --- the server --------------------------------------------------------------
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                if self.path == "/_fake/behaviour":
+                    fake._control(self)
+                else:
+                    fake._answer(self)
+
+            def do_GET(self) -> None:
+                if self.path == "/_fake/requests":
+                    fake._reply(self, 200, [asdict(r) for r in fake.requests])
+                else:
+                    fake._reply(self, 404, {"message": "not found"})
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # keep test output quiet
+
+        return Handler
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        received_at = time.monotonic()
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length).decode("utf-8")
+        form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
+        match = _MESSAGES_PATH.match(handler.path)
+        with self._lock:
+            behaviour = self._behaviour
+            delay_ms = behaviour.delay_ms
+            failing = behaviour.failures_left > 0
+            if failing:
+                behaviour.failures_left -= 1
+            rejected_code = behaviour.rejected.get(form.get("To", ""))
+        if delay_ms:
+            time.sleep(delay_ms / 1000)
+        if match is None:
+            status, body = (
+                404,
+                {"code": 20404, "message": "The requested resource was not found", "status": 404},
+            )
+        elif failing:
+            status, body = behaviour.failure_status, {"message": "Service unavailable"}
+        elif rejected_code is not None:
+            message = TWILIO_ERROR_MESSAGES.get(rejected_code, "Error").format(to=form.get("To"))
+            status, body = 400, {"code": rejected_code, "message": message, "status": 400}
+        else:
+            status, body = 201, self._created(match["account"], form)
+        self._record(handler, match, form, received_at, status)
+        self._reply(handler, status, body)
+
+    def _control(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        settings = json.loads(handler.rfile.read(length) or b"{}")
+        if settings.get("reset"):
+            self.reset()
+        if "delay_ms" in settings:
+            self.set_delay(int(settings["delay_ms"]))
+        self._reply(handler, 200, {"ok": True})
+
+    @staticmethod
+    def _reply(handler: BaseHTTPRequestHandler, status: int, body: object) -> None:
+        payload = json.dumps(body).encode("utf-8")
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+
+    def _record(self, handler, match, form, received_at: float, status: int) -> None:
+        with self._lock:
+            self._requests.append(
+                RecordedRequest(
+                    method=handler.command,
+                    path=handler.path,
+                    account_sid=match["account"] if match else None,
+                    authorization=handler.headers.get("Authorization", ""),
+                    form=form,
+                    received_at=received_at,
+                    answered_at=time.monotonic(),
+                    status=status,
+                )
+            )
+
+    @staticmethod
+    def _created(account_sid: str, form: dict[str, str]) -> dict[str, object]:
+        sid = "SM" + secrets.token_hex(16)
+        return {
+            "sid": sid,
+            "account_sid": account_sid,
+            "to": form.get("To"),
+            "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "body": form.get("Body"),
+            "status": "queued",
+            "num_segments": "1",
+            "direction": "outbound-api",
+            "api_version": "2010-04-01",
+            "date_created": time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()),
+            "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json",
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the fake Twilio Messages API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay-ms", type=int, default=0)
+    args = parser.parse_args()
+    fake = FakeTwilio(args.host, args.port)
+    fake.set_delay(args.delay_ms)
+    print(fake.base_url, flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        fake.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

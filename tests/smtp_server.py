@@ -1,0 +1,93 @@
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it receives.
+
+Tell it to answer ``451`` (try later) to the next N messages, or to refuse an
+address with ``550``. Used as the ``smtp_server`` fixture (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass(frozen=True)
+class ReceivedEmail:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return message_from_bytes(self.raw, policy=policy.default)
+
+    def part(self, content_type: str) -> str:
+        """The text of the ``text/plain`` or ``text/html`` part."""
+        body = self.message.get_body(preferencelist=(content_type.split("/")[1],))
+        assert body is not None and body.get_content_type() == content_type, content_type
+        return body.get_content()
+
+
+class _Handler:
+    def __init__(self, server: RecordingSmtpServer) -> None:
+        self._server = server
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self._server.refused:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        return self._server.take(envelope)
+
+
+class RecordingSmtpServer:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = _free_port(host)
+        self.refused: set[str] = set()
+        self._lock = threading.Lock()
+        self._received: list[ReceivedEmail] = []
+        self._busy_left = 0
+        self._controller = Controller(_Handler(self), hostname=host, port=self.port)
+
+    def start(self) -> RecordingSmtpServer:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def busy_for(self, count: int) -> None:
+        """Answer ``451`` to the next ``count`` messages."""
+        with self._lock:
+            self._busy_left = count
+
+    def take(self, envelope) -> str:
+        with self._lock:
+            if self._busy_left > 0:
+                self._busy_left -= 1
+                return "451 4.3.0 Mail server busy, try again later"
+            self._received.append(
+                ReceivedEmail(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content))
+            )
+        return "250 Message accepted"
+
+    @property
+    def received(self) -> list[ReceivedEmail]:
+        with self._lock:
+            return list(self._received)
+
+    def received_by(self, address: str) -> list[ReceivedEmail]:
+        return [email for email in self.received if address in email.rcpt_tos]
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]

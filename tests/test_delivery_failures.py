@@ -1,0 +1,229 @@
+"""When providers fail: retry what may pass, stop at once on what never will, and reach the lead by email."""
+
+from __future__ import annotations
+
+import socket
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from responder.clock import now_utc
+from responder.extensions import db
+from responder.models import Channel, Contact, EventKind, Message, MessageState, TimelineEvent
+from responder.notify.delivery import RetryPolicy
+
+LEAD = "bham-youth-lead"  # Birmingham Youth Service, activated by every test incident
+
+
+def lead_phone() -> str:
+    return db.session.scalar(select(Contact.phone).where(Contact.key == LEAD))
+
+
+def message_to(key: str, channel: str) -> Message:
+    return db.session.scalar(
+        select(Message)
+        .join(Contact, Message.contact_id == Contact.id)
+        .where(Contact.key == key, Message.channel == channel)
+    )
+
+
+def timeline(kind: str) -> list[str]:
+    query = select(TimelineEvent.detail).where(TimelineEvent.kind == kind).order_by(TimelineEvent.id)
+    return list(db.session.scalars(query))
+
+
+def send_until_settled(send_outbox, passes: int = 20) -> None:
+    for _ in range(passes):
+        send_outbox()
+        waiting = select(Message.id).where(Message.state.in_([MessageState.PENDING, MessageState.SENDING]))
+        if db.session.scalar(waiting) is None:
+            return
+    pytest.fail("messages still waiting after every pass")
+
+
+# --- transient failures --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_an_outage_delays_alerts_but_loses_and_doubles_none(
+    real_providers, make_incident, send_outbox, fake_twilio, status
+):
+    fake_twilio.fail_next(13, status=status)
+    make_incident()
+
+    send_until_settled(send_outbox)
+
+    per_number = Counter(r.form["To"] for r in fake_twilio.accepted)
+    assert len(per_number) == 10 and set(per_number.values()) == {1}
+    assert len(fake_twilio.requests) == 10 + 13
+    sms = db.session.scalars(select(Message).where(Message.channel == Channel.SMS)).all()
+    assert all(m.state == MessageState.SENT for m in sms)
+    retried = [m for m in sms if m.attempts > 1]
+    assert retried and all(m.last_error is None for m in sms)
+    # Retries are for the message row, not the managers' timeline.
+    assert timeline(EventKind.MESSAGE_FAILED) == []
+    assert len(timeline(EventKind.MESSAGE_SENT)) == 20
+
+
+def test_a_failed_attempt_is_visible_on_the_message_while_it_waits(
+    real_providers, make_incident, send_outbox, fake_twilio, login, make_user, client
+):
+    fake_twilio.fail_next(100, status=503)
+    incident = make_incident()
+    send_outbox()
+
+    message = message_to(LEAD, Channel.SMS)
+    assert message.state == MessageState.PENDING and message.attempts == 1
+    assert message.last_error == "Twilio had a problem on its side (HTTP 503)"
+    assert message.next_attempt_at is not None
+    login(make_user("officer"))
+    page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
+    assert "trying again (1 attempt so far; last: Twilio had a problem on its side (HTTP 503))" in page
+
+
+def test_retries_wait_for_their_backoff(real_providers, make_incident, send_outbox, fake_twilio):
+    real_providers.config.update(MESSAGE_RETRY_BASE_SECONDS=60, MESSAGE_RETRY_MAX_SECONDS=600)
+    fake_twilio.fail_next(10, status=500)
+    with freeze_time(now_utc(), tick=True) as clock:
+        make_incident()
+        send_outbox()
+        assert len(fake_twilio.requests) == 10
+        first = message_to(LEAD, Channel.SMS)
+        assert now_utc() + timedelta(seconds=29) <= first.next_attempt_at <= now_utc() + timedelta(seconds=60)
+
+        assert send_outbox().sent == 0  # not due yet: nothing is sent early
+        assert len(fake_twilio.requests) == 10
+
+        clock.tick(timedelta(seconds=61))
+        assert send_outbox().sent == 10
+    assert len(fake_twilio.accepted) == 10
+
+
+def test_backoff_doubles_up_to_its_cap_with_jitter():
+    policy = RetryPolicy(max_attempts=10, base_seconds=5, max_seconds=300)
+    for attempt, ceiling in [(1, 5), (2, 10), (3, 20), (4, 40), (7, 300), (9, 300)]:
+        delays = {policy.delay_after(attempt).total_seconds() for _ in range(50)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(delays) > 1  # jittered, so failures together do not retry together
+
+
+def test_a_message_gives_up_after_the_last_attempt(real_providers, make_incident, send_outbox, fake_twilio):
+    real_providers.config["MESSAGE_MAX_ATTEMPTS"] = 3
+    fake_twilio.fail_next(1000, status=502)
+    make_incident()
+
+    send_until_settled(send_outbox)
+
+    message = message_to(LEAD, Channel.SMS)
+    assert message.state == MessageState.FAILED and message.attempts == 3
+    assert message.last_error == (
+        "gave up after 3 attempts; the last one: Twilio had a problem on its side (HTTP 502)"
+    )
+    assert len(fake_twilio.requests) == 30
+    assert any("Birmingham Youth Service" in d and "gave up" in d for d in timeline(EventKind.MESSAGE_FAILED))
+
+
+def test_twilio_unreachable_is_retried(real_providers, make_incident, send_outbox):
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    real_providers.config["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{closed}"
+    make_incident()
+    send_outbox()
+    message = message_to(LEAD, Channel.SMS)
+    assert message.state == MessageState.PENDING
+    assert message.last_error == "could not connect to Twilio"
+
+
+def test_twilio_too_slow_is_retried(real_providers, make_incident, send_outbox, fake_twilio):
+    real_providers.config["MESSAGE_SEND_TIMEOUT_SECONDS"] = 1
+    fake_twilio.set_delay(1500)
+    make_incident()
+    send_outbox()
+    message = message_to(LEAD, Channel.SMS)
+    assert message.state == MessageState.PENDING
+    assert message.last_error == "Twilio did not answer in time"
+
+
+def test_a_busy_mail_server_is_retried(real_providers, make_incident, send_outbox, smtp_server):
+    smtp_server.busy_for(4)
+    make_incident()
+    send_until_settled(send_outbox)
+    assert Counter(len(smtp_server.received_by(m.recipient)) for m in _emails()) == {1: 10}
+    assert timeline(EventKind.MESSAGE_FAILED) == []
+
+
+def _emails() -> list[Message]:
+    return list(db.session.scalars(select(Message).where(Message.channel == Channel.EMAIL)))
+
+
+# --- permanent failures and the email fallback ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (21211, "the phone number is not valid (Twilio error 21211)"),
+        (21614, "the number cannot receive SMS (not a mobile number) (Twilio error 21614)"),
+    ],
+)
+def test_a_bad_number_fails_at_once_and_the_lead_is_reached_by_email(
+    real_providers, make_incident, send_outbox, fake_twilio, smtp_server, code, words
+):
+    fake_twilio.reject_number(lead_phone(), code)
+    make_incident()
+
+    send_outbox()
+    send_outbox()
+
+    sms = message_to(LEAD, Channel.SMS)
+    assert sms.state == MessageState.FAILED and sms.attempts == 1 and sms.last_error == words
+    assert len([r for r in fake_twilio.requests if r.form["To"] == lead_phone()]) == 1
+    email = message_to(LEAD, Channel.EMAIL)
+    assert email.state == MessageState.SENT
+    assert len(smtp_server.received_by(email.recipient)) == 1
+    failed = [d for d in timeline(EventKind.MESSAGE_FAILED) if "Birmingham Youth Service" in d]
+    assert failed == [f"Alert SMS to {sms.contact.name} (Birmingham Youth Service) failed: {words}"]
+    assert timeline(EventKind.FELL_BACK_TO_EMAIL) == [
+        f"{sms.contact.name} (Birmingham Youth Service) reached by email instead: the SMS failed ({words})"
+    ]
+
+
+def test_no_email_fallback_is_claimed_before_the_email_has_gone(
+    real_providers, make_incident, send_outbox, fake_twilio, smtp_server
+):
+    fake_twilio.reject_number(lead_phone(), 21211)
+    smtp_server.busy_for(100)
+    make_incident()
+    send_outbox()
+    assert timeline(EventKind.FELL_BACK_TO_EMAIL) == []
+
+    smtp_server.busy_for(0)
+    send_outbox()
+    assert len(timeline(EventKind.FELL_BACK_TO_EMAIL)) == 1
+
+
+def test_a_refused_email_address_fails_at_once(real_providers, make_incident, send_outbox, smtp_server):
+    address = db.session.scalar(select(Contact.email).where(Contact.key == LEAD))
+    smtp_server.refused.add(address)
+    make_incident()
+    send_outbox()
+    email = message_to(LEAD, Channel.EMAIL)
+    assert email.state == MessageState.FAILED and email.attempts == 1
+    assert email.last_error.startswith("the mail server refused the address: 550")
+    assert timeline(EventKind.FELL_BACK_TO_EMAIL) == []
+
+
+def test_the_incident_page_says_what_failed(
+    real_providers, make_incident, send_outbox, fake_twilio, login, make_user, client
+):
+    fake_twilio.reject_number(lead_phone(), 21211)
+    incident = make_incident()
+    send_outbox()
+    login(make_user("officer"))
+    page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
+    assert "<strong>failed</strong> – the phone number is not valid (Twilio error 21211)" in page
+    assert "reached by email instead" in page
