@@ -7,6 +7,8 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     from responder.web import api, auth, dev, errors, health, incidents, webhooks
+    from responder.web.exports import bp as exports_bp
+    from responder.web.reviews import bp as reviews_bp
 
     auth.init_app(app)
     app.register_blueprint(auth.bp)
@@ -14,6 +16,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(exports_bp)
+    app.register_blueprint(reviews_bp)
     if app.config.get("DEV_OUTBOX"):
         app.register_blueprint(dev.bp)
     errors.register(app)
