@@ -35,8 +35,18 @@ CHUNK_CHARS = 64 * 1024
 
 
 def incident_json(incident: Incident, redaction: Redaction) -> Iterator[bytes]:
-    """The document as UTF-8 bytes, a chunk at a time."""
+    """The document as UTF-8 bytes, a chunk at a time.
+
+    Everything but the timeline is read here, before the response starts: a
+    real server iterates a streamed body after the view has returned, when
+    Flask has already closed the request's session and the incident's
+    relationships can no longer be loaded. The timeline needs only its id.
+    """
     head = ExportDocumentSchema(exclude=("timeline",)).dump(_document(incident, redaction))
+    return _chunks(head, incident, redaction)
+
+
+def _chunks(head: dict, incident: Incident, redaction: Redaction) -> Iterator[bytes]:
     text = json.dumps(head, ensure_ascii=False)
     # Reopen the finished object to append the timeline: '{..., "timeline": [e1, e2, ...]}'.
     pending = [text[:-1], ', "timeline": [']
