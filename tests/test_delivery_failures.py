@@ -227,3 +227,24 @@ def test_the_incident_page_says_what_failed(
     page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
     assert "<strong>failed</strong> – the phone number is not valid (Twilio error 21211)" in page
     assert "reached by email instead" in page
+
+
+def test_one_message_that_cannot_be_recorded_does_not_stop_the_sweep(
+    real_providers, make_incident, send_outbox, fake_twilio, monkeypatch
+):
+    from responder.notify import dispatcher
+
+    real_record = dispatcher.record_accepted
+
+    def record_unless_the_lead(claim, provider_id, provider_name):
+        if claim.message.recipient == lead_phone():
+            raise RuntimeError("database went away")
+        real_record(claim, provider_id, provider_name)
+
+    monkeypatch.setattr(dispatcher, "record_accepted", record_unless_the_lead)
+    make_incident()
+
+    report = send_outbox()
+
+    assert report.sent == 19 and report.retrying == 1
+    assert message_to(LEAD, Channel.SMS).state == MessageState.SENDING  # until its lease runs out

@@ -134,8 +134,18 @@ def sweep_outbox(app: Flask | None = None) -> SweepReport:
             if running:
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    report.add(future.result())
+                    report.add(_outcome_of(future))
     return report
+
+
+def _outcome_of(future: Future[Outcome]) -> Outcome:
+    try:
+        return future.result()
+    except Exception:
+        # Recording failed (the database went away, say): the claim stands
+        # until its lease runs out, then a later sweep tries again.
+        log.exception("a message could not be recorded; it will be tried again after its lease")
+        return Outcome.RETRYING
 
 
 def wake_dispatcher() -> None:
