@@ -1,0 +1,164 @@
+"""The sharing record: every share of incident information, written in the transaction that makes it.
+
+UK partnerships must be able to show what was shared, with whom, when, why
+and on what lawful basis (domain: "Information sharing"). Alerts, check-in
+requests and stand-down notices take the basis the agency's playbook declares,
+from the incident's frozen playbook snapshot (an agency added by hand keeps the
+basis chosen for it there too); exports take the basis a manager states or
+the configured EXPORT_SHARING_BASIS. A share without a basis is refused:
+:class:`SharingRefused` rolls back the caller's transaction, so nothing is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import select
+
+from responder.clock import local_zone, now_utc
+from responder.extensions import db
+from responder.models import Activation, Contact, Incident
+from responder.models.sharing import SharingRecord
+from responder.playbooks.model import Agency
+from responder.playbooks.schema import SHARING_BASES
+
+# What each kind of share carries. Messages carry no personal data (design section 7).
+ALERT = "alert: reference, type, time, link"
+CHECK_IN_REQUEST = "check-in request: reference, type, step, link"
+CHECK_IN_REMINDER = "check-in reminder: reference, type, step, link"
+STAND_DOWN = "stand-down notice: reference, type"
+SMS_AND_EMAIL = "sms and email"
+DOWNLOAD = "download"
+# Where an agency added by hand that no frozen playbook names keeps its basis, in the snapshot.
+ADDED_AGENCIES = "added_agencies"
+
+
+class SharingRefused(ValueError):
+    """A share with no lawful basis (or an unknown one): nothing may be sent."""
+
+
+def record_share(
+    incident: Incident,
+    *,
+    category: str,
+    recipient: str,
+    channel: str,
+    basis: str | None,
+    shared_by: str,
+    purpose: str = "",
+    agency_key: str | None = None,
+    agency_name: str | None = None,
+) -> SharingRecord:
+    """Add a sharing record to the caller's transaction; refuse a share without a known basis."""
+    if not basis or basis not in SHARING_BASES:
+        whom = agency_name or recipient
+        raise SharingRefused(
+            f"{incident.reference}: no lawful basis for sharing with {whom}"
+            + (f" ({basis!r} is not a known basis)" if basis else "")
+            + "; nothing was sent."
+        )
+    record = SharingRecord(
+        incident=incident,
+        at=now_utc(),
+        category=category,
+        agency_key=agency_key,
+        agency_name=agency_name,
+        recipient=recipient,
+        channel=channel,
+        lawful_basis=basis,
+        purpose=purpose.strip()[:300],
+        shared_by=shared_by,
+    )
+    db.session.add(record)
+    return record
+
+
+def record_message_share(
+    activation: Activation, contact: Contact, category: str, *, shared_by: str, purpose: str
+) -> SharingRecord:
+    """A message to an agency's contact, on the basis the agency's playbook declares."""
+    return record_share(
+        activation.incident,
+        category=category,
+        recipient=contact.key,
+        channel=SMS_AND_EMAIL,
+        basis=basis_for_agency(activation.incident, activation.agency_key, activation.source),
+        shared_by=shared_by,
+        purpose=purpose,
+        agency_key=activation.agency_key,
+        agency_name=activation.agency_name,
+    )
+
+
+def basis_for_agency(incident: Incident, agency_key: str, source: str) -> str | None:
+    """The sharing basis the incident's frozen playbook gives the agency, or None."""
+    snapshot = incident.playbook_snapshot or {}
+    if source == "regional":
+        playbook = snapshot.get("regional", {})
+    elif source == incident.local_authority:
+        playbook = snapshot.get("playbook", {})
+    else:
+        playbook = snapshot.get("additional", {}).get(source, {})
+    agency = (playbook.get("agencies") or {}).get(agency_key) or snapshot.get(ADDED_AGENCIES, {}).get(
+        agency_key
+    )
+    return (agency or {}).get("sharing_basis")
+
+
+def with_added_agency(snapshot: dict[str, Any], agency: Agency) -> dict[str, Any]:
+    """A copy of ``snapshot`` (a new dict, so the JSON column is saved) that names ``agency``."""
+    entry = {
+        "name": agency.name,
+        "sector": agency.sector,
+        "lead": agency.lead,
+        "sharing_basis": agency.sharing_basis,
+    }
+    return {**snapshot, ADDED_AGENCIES: {**snapshot.get(ADDED_AGENCIES, {}), agency.key: entry}}
+
+
+def sharing_records(incident: Incident) -> list[SharingRecord]:
+    """Every share for the incident, oldest first."""
+    return list(
+        db.session.scalars(
+            select(SharingRecord)
+            .where(SharingRecord.incident_id == incident.id)
+            .order_by(SharingRecord.at, SharingRecord.id)
+        )
+    )
+
+
+def basis_name(basis: str) -> str:
+    return SHARING_BASES.get(basis, basis)
+
+
+CSV_HEADER = (
+    "Local time",
+    "UTC",
+    "What",
+    "Agency",
+    "Recipient",
+    "Channel",
+    "Lawful basis",
+    "Purpose",
+    "Shared by",
+)
+
+
+def sharing_rows(incident: Incident) -> Iterator[tuple[str, ...]]:
+    """The sharing record as table rows, for the CSV download."""
+    zone = local_zone()
+    for record in sharing_records(incident):
+        local = record.at.astimezone(zone)
+        yield (
+            f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}",
+            record.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            record.category,
+            record.agency_name or "",
+            record.recipient,
+            record.channel,
+            basis_name(record.lawful_basis),
+            record.purpose,
+            record.shared_by,
+        )

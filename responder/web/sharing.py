@@ -1,0 +1,41 @@
+"""Managers' view of an incident's sharing record: what went to whom, when, why, on what basis."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template
+from flask_login import current_user
+
+from responder import sharing
+from responder.audit import record_access
+from responder.exports.chronology_csv import csv_chunks
+from responder.models import Role
+from responder.web.access import role_required
+from responder.web.incidents import visible_incident
+
+bp = Blueprint("sharing", __name__, url_prefix="/incidents/<reference>")
+
+
+@bp.get("/sharing")
+@role_required(Role.MANAGER)
+def record(reference: str):
+    incident = visible_incident(reference)
+    return render_template(
+        "sharing/record.html",
+        incident=incident,
+        records=sharing.sharing_records(incident),
+        basis_name=sharing.basis_name,
+    )
+
+
+@bp.get("/sharing.csv")
+@role_required(Role.MANAGER)
+def record_csv(reference: str):
+    """The same rows as CSV, Excel-safe like the chronology (BOM, no formula cells)."""
+    incident = visible_incident(reference)
+    record_access(current_user, incident, "exported", "sharing record (csv)")
+    response = Response(csv_chunks(sharing.sharing_rows(incident), sharing.CSV_HEADER), mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{incident.reference}-sharing-record.csv"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
