@@ -169,7 +169,7 @@ def test_the_dispatcher_retries_on_its_own_until_twilio_recovers(dispatching, ma
     assert len({r.form["To"] for r in fake_twilio.accepted}) == 10
 
 
-def test_forty_leads_do_not_wait_for_each_other(real_providers, make_incident, send_outbox, fake_twilio):
+def test_leads_do_not_wait_for_each_other(real_providers, make_incident, send_outbox, fake_twilio):
     """Concurrency, shown by overlap at the fake rather than by the clock."""
     fake_twilio.set_delay(1000)  # long enough that a busy test machine cannot blur the overlap
     make_incident()
