@@ -22,6 +22,7 @@ import enum
 import logging
 import os
 import threading
+import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -230,8 +231,9 @@ class Dispatcher:
         # Emails start once every text has a sender running: building and
         # sending them takes the same interpreter, and would slow the texts.
         texts_started = self._hand_out(Channel.SMS)
+        give_up_at = time.monotonic() + _TEXTS_HEAD_START_SECONDS
         for started in texts_started:
-            started.wait(_TEXTS_HEAD_START_SECONDS)
+            started.wait(max(give_up_at - time.monotonic(), 0))
         self._hand_out(None)
         with self._app.app_context():
             retry_at = next_retry_at()
