@@ -15,6 +15,7 @@ from responder.extensions import csrf, db
 from responder.incidents import get_incident, open_incident
 from responder.models import ApiToken, Role, User
 from responder.web.api_schemas import IncidentDetailSchema, IncidentInputSchema
+from responder.web.openapi import build_spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry one
@@ -88,3 +89,9 @@ def incident_detail(reference: str):
     if incident is None:
         abort(404)
     return jsonify(IncidentDetailSchema().dump(incident))
+
+
+@bp.get("/openapi.json")
+def openapi_description():
+    """The OpenAPI description of this API (public: it holds no data)."""
+    return jsonify(build_spec())

@@ -21,6 +21,15 @@ from responder.playbooks.registry import current_playbooks
 from responder.web.incident_forms import FUTURE_TOLERANCE
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON ``true`` or ``false`` only: 0, 1, "yes" or "on" are refused rather than guessed at."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class IncidentInputSchema(Schema):
     """``POST /api/v1/incidents``. Unknown fields are refused so typos are not silently lost."""
 
@@ -35,9 +44,9 @@ class IncidentInputSchema(Schema):
     youngest_age = fields.Integer(
         strict=True, allow_none=True, load_default=None, validate=validate.Range(min=0, max=120)
     )
-    school_link = fields.Boolean(load_default=False)
+    school_link = StrictBoolean(load_default=False)
     tension = fields.String(required=True, validate=validate.OneOf([t.value for t in Tension]))
-    exercise = fields.Boolean(load_default=False)
+    exercise = StrictBoolean(load_default=False)
 
     @validates("local_authority")
     def _has_playbook(self, value: str, **kwargs) -> None:

@@ -39,7 +39,10 @@ def register(app: Flask) -> None:
     def http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
-        return _render(error.code)
+        body, status = _render(error.code)
+        # Keep what the error says in headers: Allow on a 405 (RFC 9110), WWW-Authenticate, Retry-After.
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+        return body, status, headers
 
     @app.errorhandler(PlaybookError)
     def playbook_error(error: PlaybookError):
