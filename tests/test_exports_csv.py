@@ -37,7 +37,7 @@ def parse(response) -> list[list[str]]:
 def test_one_row_per_event_with_local_time_utc_actor_agency_channel_kind_detail(client, scripted, manager):
     response = download(client, f"/incidents/{scripted.reference}/export.csv")
     assert response.status_code == 200
-    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert (
         response.headers["Content-Disposition"]
         == f'attachment; filename="{scripted.reference}-chronology.csv"'

@@ -134,3 +134,11 @@ def test_the_forms_need_their_csrf_token(make_app, incident, make_user):
         )
         assert client.post(path, data={**NOTE, "note-csrf_token": note_token.group(1)}).status_code == 303
     assert db.session.scalar(select(ReviewNote)).text == NOTE["note-text"]
+
+
+@pytest.mark.parametrize(("role", "shown"), [("manager", True), ("officer", False)])
+def test_the_incident_page_links_managers_to_the_review(client, incident, make_user, login, role, shown):
+    sign_in(login, make_user(role))
+    with freeze_time(REVIEWED):
+        page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
+    assert (f'href="/incidents/{incident.reference}/review"' in page) is shown

@@ -35,16 +35,16 @@ DATE_ERROR = "must be a date written YYYY-MM-DD, for example 2026-11-24"
 @role_required(Role.MANAGER)
 def chronology(reference: str):
     incident, redaction = _export(reference, "csv")
-    return _download(
-        chronology_csv(incident, redaction), "text/csv; charset=utf-8", incident, "chronology", "csv"
-    )
+    body = chronology_csv(incident, redaction)
+    return _download(body, "text/csv; charset=utf-8", incident, redaction, "chronology.csv")
 
 
 @bp.route("/incidents/<reference>/export.json")
 @role_required(Role.MANAGER)
 def incident_data(reference: str):
     incident, redaction = _export(reference, "json")
-    return _download(incident_json(incident, redaction), "application/json", incident, "incident", "json")
+    body = incident_json(incident, redaction)
+    return _download(body, "application/json", incident, redaction, "incident.json")
 
 
 @bp.route("/incidents/<reference>/export.pdf")
@@ -52,7 +52,7 @@ def incident_data(reference: str):
 def report_document(reference: str):
     incident, redaction = _export(reference, "pdf")
     body = report_pdf(build_report(incident, redaction))
-    return _download([body], "application/pdf", incident, "after-action-report", "pdf")
+    return _download([body], "application/pdf", incident, redaction, "after-action-report.pdf")
 
 
 @bp.route("/incidents/<reference>/report")
@@ -128,14 +128,16 @@ def _export(reference: str, export_format: str) -> tuple[Incident, Redaction]:
 
 
 def _download(
-    body: Iterable[bytes], mimetype: str, incident: Incident, what: str, extension: str
+    body: Iterable[bytes], content_type: str, incident: Incident, redaction: Redaction, name: str
 ) -> Response:
-    variant = "-redacted" if request.args.get("redacted", "").lower() in ("1", "true", "yes") else ""
-    return _stream(body, mimetype, f"{incident.reference}-{what}{variant}.{extension}")
+    """``name`` like "chronology.csv": the file is BHM-2026-0042-chronology[-redacted].csv."""
+    stem, _, extension = name.rpartition(".")
+    variant = "-redacted" if redaction.redacted else ""
+    return _stream(body, content_type, f"{incident.reference}-{stem}{variant}.{extension}")
 
 
-def _stream(body: Iterable[bytes], mimetype: str, filename: str) -> Response:
-    response = Response(stream_with_context(body), mimetype=mimetype)
+def _stream(body: Iterable[bytes], content_type: str, filename: str) -> Response:
+    response = Response(stream_with_context(body), content_type=content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     # Personal data: never kept by a browser or proxy cache.
     response.headers["Cache-Control"] = "no-store"
