@@ -1,0 +1,133 @@
+"""``GET /metrics``: the service's state in Prometheus text format, for operators' dashboards and alerts.
+
+Read from the database at each scrape (responder.service_state), so every
+web process gives the same answer. Protected: with ``METRICS_TOKEN`` set, a
+scraper sends ``Authorization: Bearer <token>``; without one, only a
+request made directly from this machine's loopback (not through a proxy)
+is answered.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, abort, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+
+from responder import service_state
+from responder.clock import now_utc
+
+bp = Blueprint("metrics", __name__)
+
+# Seconds: an acknowledgement within a minute ... and the tail past the usual 15-minute target.
+ACK_BUCKETS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
+
+
+@bp.get("/metrics")
+def metrics():
+    if not _may_read_metrics():
+        abort(403)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ServiceCollector())
+    return Response(
+        generate_latest(registry), content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _may_read_metrics() -> bool:
+    token = current_app.config.get("METRICS_TOKEN")
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    # Through a proxy every request may come from loopback: a forwarded request is never "local".
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
+class ServiceCollector:
+    """Builds every metric family from the database at collection time."""
+
+    def collect(self) -> Iterator[Metric]:
+        now = now_utc()
+        yield from _outbox(now)
+        yield from _scheduler(now)
+        yield from _incidents()
+        yield _acknowledgement_latency()
+
+
+def _outbox(now) -> Iterator[Metric]:
+    backlog = service_state.outbox_backlog()
+    pending = GaugeMetricFamily(
+        "responder_messages_pending",
+        "Messages not yet handed to a provider (waiting, retrying or sending).",
+        labels=["channel"],
+    )
+    failed = GaugeMetricFamily(
+        "responder_messages_failed", "Messages that failed for good, after every attempt.", labels=["channel"]
+    )
+    for channel in ("sms", "email"):
+        pending.add_metric([channel], backlog.pending_by_channel.get(channel, 0))
+        failed.add_metric([channel], backlog.failed_by_channel.get(channel, 0))
+    age = backlog.oldest_pending_age(now)
+    oldest = GaugeMetricFamily(
+        "responder_oldest_pending_message_age_seconds",
+        "Age of the oldest message not yet handed to a provider (0 when none is waiting).",
+        value=max(0.0, age.total_seconds()) if age is not None else 0.0,
+    )
+    return [pending, failed, oldest]
+
+
+def _scheduler(now) -> Iterator[Metric]:
+    overdue = GaugeMetricFamily(
+        "responder_timed_actions_overdue",
+        "Escalations, check-ins, reminders and deadlines still pending over a minute after they fell due.",
+        value=service_state.overdue_actions(now),
+    )
+    yield overdue
+    heartbeat = service_state.scheduler_heartbeat()
+    if heartbeat is not None:
+        yield GaugeMetricFamily(
+            "responder_scheduler_heartbeat_age_seconds",
+            "Seconds since the leading scheduler last renewed its lease.",
+            value=max(0.0, heartbeat.age(now).total_seconds()),
+        )
+    yield GaugeMetricFamily(
+        "responder_scheduler_lease_held",
+        "1 while a scheduler holds an unexpired lease, else 0.",
+        value=1 if heartbeat is not None and heartbeat.expires_at > now else 0,
+    )
+
+
+def _incidents() -> Iterator[Metric]:
+    family = GaugeMetricFamily(
+        "responder_incidents_open",
+        "Incidents not yet closed, by local authority (exercises apart).",
+        labels=["local_authority", "exercise"],
+    )
+    for (local_authority, exercise), count in sorted(
+        service_state.open_incidents_by_local_authority().items()
+    ):
+        family.add_metric([local_authority, "true" if exercise else "false"], count)
+    yield family
+
+
+def _acknowledgement_latency() -> Metric:
+    family = HistogramMetricFamily(
+        "responder_acknowledgement_latency_seconds",
+        "Time from an agency's alert to its acknowledgement.",
+        labels=["exercise"],
+    )
+    latencies = service_state.acknowledgement_latencies()
+    for exercise in (False, True):
+        values = [seconds for seconds, is_exercise in latencies if is_exercise == exercise]
+        buckets = [(str(float(bound)), sum(1 for value in values if value <= bound)) for bound in ACK_BUCKETS]
+        buckets.append(("+Inf", len(values)))
+        family.add_metric(["true" if exercise else "false"], buckets, sum_value=sum(values))
+    return family
