@@ -1,0 +1,68 @@
+"""Refusing to start half-configured: each problem is one line that says which setting to fix.
+
+Called by ``create_app``. A service that starts with a wrong setting fails
+later, at 2 a.m., in the middle of an incident; one that refuses to start
+fails at deploy time, in front of the person who can fix it.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from responder.extensions import db
+from responder.playbooks.schema import SHARING_BASES
+
+LOG_FORMATS = ("json", "text")
+
+
+def refuse_bad_settings(app: Flask) -> None:
+    """Settings every environment needs right; raises SystemExit naming the setting."""
+    config = app.config
+    problems = []
+    if config.get("EXPORT_SHARING_BASIS") not in SHARING_BASES:
+        problems.append(f"EXPORT_SHARING_BASIS must be one of {', '.join(SHARING_BASES)}")
+    if config.get("LOG_FORMAT") not in LOG_FORMATS:
+        problems.append(f"LOG_FORMAT must be {' or '.join(LOG_FORMATS)}")
+    if config.get("RETENTION_MONTHS", 1) < 1 or config.get("EXERCISE_RETENTION_DAYS", 1) < 1:
+        problems.append("RETENTION_MONTHS and EXERCISE_RETENTION_DAYS must be at least 1")
+    if not _is_time_of_day(config.get("RETENTION_PURGE_TIME", "03:30")):
+        problems.append("RETENTION_PURGE_TIME must be a time of day such as 03:30")
+    if config.get("PROXY_FIX_HOPS", 0) < 0:
+        problems.append("PROXY_FIX_HOPS must be 0 (no proxy) or more")
+    if problems:
+        raise SystemExit("Responder cannot start: " + "; ".join(problems) + ".")
+
+
+def require_database(app: Flask) -> None:
+    """Connect once (STARTUP_DATABASE_CHECK, on in production); refuse to start if that fails."""
+    shown = _safe_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        with app.app_context():
+            try:
+                db.session.execute(text("SELECT 1"))
+            finally:
+                db.session.remove()
+                # Nothing pooled survives into forked workers.
+                db.engine.dispose()
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise SystemExit(
+            f"Responder cannot start: the database at {shown} is unreachable ({reason}). "
+            "Check DATABASE_URL and that the database server is running."
+        ) from None
+
+
+def _is_time_of_day(value: str) -> bool:
+    hour, _, minute = value.partition(":")
+    return hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60
+
+
+def _safe_url(url: str) -> str:
+    """The database URL with its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(DATABASE_URL is not a database URL)"
