@@ -1,6 +1,7 @@
 """Database models. Import from here: ``from responder.models import Incident``."""
 
 from responder.models.access_tokens import AccessToken, TokenPurpose
+from responder.models.check_ins import CheckIn
 from responder.models.contacts import Contact
 from responder.models.incidents import (
     LOCAL_AUTHORITIES,
@@ -16,6 +17,9 @@ from responder.models.incidents import (
 )
 from responder.models.messages import LINK_PLACEHOLDER, Channel, Message, MessageKind, MessageState
 from responder.models.reviews import RagStatus, ReviewAction, ReviewNote, ReviewNoteKind
+from responder.models.scheduler_lease import SchedulerLease
+from responder.models.tension import TensionReading
+from responder.models.timed_actions import ActionKind, ActionState, TimedAction
 from responder.models.timeline import EventKind, TimelineEvent
 from responder.models.users import ApiToken, Role, User
 
@@ -23,10 +27,13 @@ __all__ = [
     "LINK_PLACEHOLDER",
     "LOCAL_AUTHORITIES",
     "AccessToken",
+    "ActionKind",
+    "ActionState",
     "Activation",
     "ActivationState",
     "ApiToken",
     "Channel",
+    "CheckIn",
     "Contact",
     "EventKind",
     "Incident",
@@ -43,7 +50,10 @@ __all__ = [
     "ReviewNote",
     "ReviewNoteKind",
     "Role",
+    "SchedulerLease",
     "Tension",
+    "TensionReading",
+    "TimedAction",
     "TimelineEvent",
     "TokenPurpose",
     "User",

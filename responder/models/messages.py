@@ -28,6 +28,9 @@ class MessageState(enum.StrEnum):
 
 class MessageKind(enum.StrEnum):
     ALERT = "alert"
+    CHECK_IN = "check_in"  # a /c/<token> link to the check-in form
+    CHECK_IN_REMINDER = "check_in_reminder"
+    DEADLINE = "deadline"  # a deadline reminder or "due now" to the named role
 
 
 # The text "{link}" in a stored body stands for the recipient's access link.

@@ -27,6 +27,17 @@ class EventKind(enum.StrEnum):
     CONTACT_MISSING = "contact_missing"
     ESCALATED = "escalated"
     NOT_REACHED = "not_reached"
+    # Timed actions (responder.scheduling) and check-ins (responder.check_ins).
+    CHECK_IN_REQUESTED = "check_in_requested"
+    CHECK_IN_REMINDED = "check_in_reminded"
+    CHECK_IN_MISSED = "check_in_missed"
+    CHECK_IN_RECEIVED = "check_in_received"
+    TENSION_CHANGED = "tension_changed"
+    OFFER_UPDATED = "offer_updated"
+    DEADLINE_REMINDER = "deadline_reminder"
+    DEADLINE_DUE = "deadline_due"
+    ACTIONS_CANCELLED = "actions_cancelled"
+    TIMED_ACTION_FAILED = "timed_action_failed"
 
 
 class TimelineEvent(db.Model):
