@@ -80,6 +80,17 @@ class Config:
         self.MESSAGE_LEASE_SECONDS = _env_int("MESSAGE_LEASE_SECONDS", 300)
         self.MESSAGE_SEND_TIMEOUT_SECONDS = _env_int("MESSAGE_SEND_TIMEOUT_SECONDS", 15)
         self.SCHEDULER = _env("SCHEDULER", "off")
+        # Timed actions (responder.scheduling): how often the reconciliation sweep
+        # runs; how long a scheduler's lease lasts without a heartbeat (a standby
+        # takes over once it runs out); how many actions may fire at once; how
+        # often the scheduler sweeps the outbox.
+        self.SCHEDULER_RECONCILE_SECONDS = _env_int("SCHEDULER_RECONCILE_SECONDS", 60)
+        self.SCHEDULER_LEASE_SECONDS = _env_int("SCHEDULER_LEASE_SECONDS", 10)
+        self.SCHEDULER_WORKERS = _env_int("SCHEDULER_WORKERS", 10)
+        self.OUTBOX_SWEEP_SECONDS = _env_int("OUTBOX_SWEEP_SECONDS", 30)
+        # An unanswered check-in is reminded once after this, then flagged as missed.
+        self.CHECK_IN_REMINDER_AFTER = timedelta(minutes=_env_int("CHECK_IN_REMINDER_MINUTES", 120))
+        self.CHECK_IN_FLAG_AFTER = timedelta(minutes=_env_int("CHECK_IN_FLAG_MINUTES", 120))
         # How long an acknowledgement or check-in link stays usable.
         self.ACCESS_TOKEN_TTL = timedelta(days=_env_int("ACCESS_TOKEN_TTL_DAYS", 7))
         # Shown on every error page a lead might meet at 2 a.m.

@@ -26,6 +26,7 @@ from responder.notify.outbox import queue_alert
 from responder.playbooks import IncidentFacts, plan_response, snapshot
 from responder.playbooks.registry import current_playbooks
 from responder.references import next_reference
+from responder.scheduling import schedule_response
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ def open_incident(
                 actor=actor,
                 agency_key=offer.provider,
             )
+        schedule_response(incident, plan)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

@@ -1,0 +1,34 @@
+"""Firing an escalation: nobody acknowledged in time, so the alert climbs one rung.
+
+The ladder itself (lead -> deputy -> duty manager -> VRU regional on-call,
+skipping rungs without a contact) is responder.escalation's. Here: whether
+the escalation is still needed, and when the next one falls due. After the
+top rung has had its time, one last escalation finds nobody left and marks
+the agency "not reached", so a manager sees it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from responder.escalation import LEVEL_NAMES, alert_next_level
+from responder.models import TimedAction
+from responder.playbooks import parse_duration
+from responder.scheduling.firing import Result, late_note
+from responder.scheduling.schedule import AWAITING_ANSWER, schedule_next_escalation
+
+
+def fire_escalation(action: TimedAction, now: datetime) -> Result:
+    activation = action.activation
+    if activation.state not in AWAITING_ANSWER:
+        return Result.cancel(f"not needed: {activation.agency_name} is {activation.state.replace('_', ' ')}")
+    waited = parse_duration(action.details["waited"])
+    reason = f"nobody acknowledged within {waited.describe()}{late_note(action)}"
+    contact = alert_next_level(activation, reason=reason)
+    if contact is None:
+        return Result(f"nobody left to alert for {activation.agency_name}")
+    follow_up = schedule_next_escalation(activation, after=now)
+    return Result(
+        f"alerted the {LEVEL_NAMES[activation.escalation_level]} ({contact.key})",
+        follow_ups=[follow_up] if follow_up is not None else [],
+    )

@@ -1,0 +1,235 @@
+"""Firing a timed action: exactly once, however many processes try.
+
+The claim is a conditional UPDATE (``... WHERE state = 'pending'``) checked by
+its row count, in the same transaction as everything the action does. Two
+processes racing for one row: the database lets one UPDATE through and the
+other finds the row no longer pending. A process killed half way rolls back,
+so the row is still pending and the next sweep fires it.
+
+Lock order, so that firing never deadlocks with acknowledging, answering a
+check-in or closing an incident on PostgreSQL: the incident (shared), then
+the activation or check-in the action is about, then the action itself.
+Those services lock in the same order (``acks.acknowledge`` updates the
+activation before cancelling its escalations). SQLite has one writer at a
+time, which gives the same order for free.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from responder import timeline
+from responder.clock import now_utc
+from responder.extensions import db
+from responder.models import (
+    ActionKind,
+    ActionState,
+    Activation,
+    CheckIn,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    TimedAction,
+)
+
+log = logging.getLogger(__name__)
+
+# A firing that raises this many times is marked failed, on the timeline, and left alone.
+MAX_ATTEMPTS = 5
+# Lateness beyond this is worth telling people about (an outage, not jitter).
+LATE_AFTER_SECONDS = 60
+INCIDENT_OVER = (IncidentStatus.STANDING_DOWN, IncidentStatus.CLOSED)
+
+
+@dataclass
+class Result:
+    """What a handler did: fired (or decided the action was no longer needed), and what it scheduled."""
+
+    outcome: str
+    cancelled: bool = False
+    follow_ups: list[TimedAction] = field(default_factory=list)
+
+    @classmethod
+    def cancel(cls, why: str) -> Result:
+        return cls(why, cancelled=True)
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One action the caller fired (or cancelled), and new actions it scheduled as (id, due_at)."""
+
+    action_id: int
+    state: str
+    outcome: str
+    lateness_seconds: float
+    follow_ups: tuple[tuple[int, datetime], ...] = ()
+
+
+def fire_timed_action(action_id: int) -> Fired | None:
+    """Fire one action if it is still pending; None if another process had it (or it is done).
+
+    Needs an app context. Never raises for a failing action: the failure is
+    recorded on the row, and the next sweep tries again (up to MAX_ATTEMPTS).
+    """
+    subject = db.session.execute(
+        select(
+            TimedAction.state, TimedAction.incident_id, TimedAction.activation_id, TimedAction.check_in_id
+        ).where(TimedAction.id == action_id)
+    ).one_or_none()
+    if subject is None or subject.state != ActionState.PENDING:
+        db.session.rollback()
+        return None
+    try:
+        _lock_subject(subject)
+        claimed = _claim(action_id)
+    except SQLAlchemyError:
+        # Busy or unreachable database: not the action's fault; the next sweep retries.
+        db.session.rollback()
+        log.warning("could not claim timed action %s; the next sweep will", action_id, exc_info=True)
+        return None
+    if not claimed:
+        db.session.rollback()
+        return None
+    try:
+        fired = _carry_out(action_id)
+        db.session.commit()
+    except Exception as error:
+        db.session.rollback()
+        _record_failure(action_id, error)
+        return None
+    if fired.state == ActionState.FIRED:
+        _wake_dispatcher()
+    return fired
+
+
+def fire_due_actions(now: datetime | None = None, limit: int | None = None) -> list[Fired]:
+    """Fire every pending action due by ``now``, oldest first (the sweep; tests call it directly)."""
+    query = (
+        select(TimedAction.id)
+        .where(TimedAction.state == ActionState.PENDING, TimedAction.due_at <= (now or now_utc()))
+        .order_by(TimedAction.due_at, TimedAction.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    action_ids = db.session.scalars(query).all()
+    db.session.rollback()
+    return [fired for action_id in action_ids if (fired := fire_timed_action(action_id)) is not None]
+
+
+def late_note(action: TimedAction) -> str:
+    """Words for the timeline when an action fired noticeably late (the scheduler was down)."""
+    late = action.lateness_seconds or 0
+    if late < LATE_AFTER_SECONDS:
+        return ""
+    return f" (this ran {_duration_words(late)} late: the scheduler was not running when it was due)"
+
+
+def _lock_subject(subject) -> None:
+    """PostgreSQL row locks, in the documented order; SQLite ignores FOR UPDATE."""
+    db.session.execute(
+        select(Incident.id).where(Incident.id == subject.incident_id).with_for_update(read=True)
+    ).all()
+    if subject.activation_id is not None:
+        db.session.execute(
+            select(Activation.id).where(Activation.id == subject.activation_id).with_for_update()
+        ).all()
+    if subject.check_in_id is not None:
+        db.session.execute(
+            select(CheckIn.id).where(CheckIn.id == subject.check_in_id).with_for_update()
+        ).all()
+
+
+def _claim(action_id: int) -> bool:
+    now = now_utc()
+    claimed = db.session.execute(
+        update(TimedAction)
+        .where(TimedAction.id == action_id, TimedAction.state == ActionState.PENDING)
+        .values(state=ActionState.FIRED, fired_at=now, attempts=TimedAction.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return claimed == 1
+
+
+def _carry_out(action_id: int) -> Fired:
+    action = db.session.get(TimedAction, action_id, populate_existing=True)
+    action.lateness_seconds = max((action.fired_at - action.due_at).total_seconds(), 0.0)
+    # Everything the action reads must be current, not what this session saw earlier.
+    db.session.refresh(action.incident)
+    for subject in (action.activation, action.check_in):
+        if subject is not None:
+            db.session.refresh(subject)
+    if action.incident.status in INCIDENT_OVER:
+        result = Result.cancel(f"not needed: the incident is {action.incident.status.replace('_', ' ')}")
+    else:
+        result = _handler(action.kind)(action, action.fired_at)
+    action.state = ActionState.CANCELLED if result.cancelled else ActionState.FIRED
+    action.outcome = result.outcome[:200]
+    action.last_error = None
+    db.session.flush()
+    return Fired(
+        action_id=action.id,
+        state=action.state,
+        outcome=action.outcome,
+        lateness_seconds=action.lateness_seconds,
+        follow_ups=tuple((follow.id, follow.due_at) for follow in result.follow_ups),
+    )
+
+
+def _handler(kind: str):
+    # Imported here: the handlers use responder.scheduling.schedule, which this package exports.
+    from responder import check_ins
+    from responder.scheduling import deadlines, escalations
+
+    return {
+        ActionKind.ESCALATION: escalations.fire_escalation,
+        ActionKind.CHECK_IN: check_ins.send_check_in_round,
+        ActionKind.CHECK_IN_REMINDER: check_ins.remind_check_in,
+        ActionKind.CHECK_IN_MISSED: check_ins.flag_missed_check_in,
+        ActionKind.DEADLINE: deadlines.announce_deadline,
+        ActionKind.DEADLINE_REMINDER: deadlines.remind_deadline,
+    }[kind]
+
+
+def _record_failure(action_id: int, error: Exception) -> None:
+    log.error("timed action %s failed: %s", action_id, error, exc_info=error)
+    try:
+        action = db.session.get(TimedAction, action_id, populate_existing=True)
+        if action is None or action.state != ActionState.PENDING:
+            return
+        action.attempts += 1
+        action.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if action.attempts >= MAX_ATTEMPTS:
+            action.state = ActionState.FAILED
+            timeline.record(
+                action.incident,
+                EventKind.TIMED_ACTION_FAILED,
+                f"A scheduled {action.kind.replace('_', ' ')} could not be carried out after "
+                f"{action.attempts} attempts ({type(error).__name__}); it needs doing by hand",
+                data={"timed_action_id": action.id},
+            )
+        db.session.commit()
+    except SQLAlchemyError:
+        # The database itself is the problem: the row stays pending for the next sweep.
+        db.session.rollback()
+        log.exception("could not record the failure of timed action %s", action_id)
+
+
+def _wake_dispatcher() -> None:
+    from responder.notify.dispatcher import wake_dispatcher
+
+    wake_dispatcher()
+
+
+def _duration_words(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} days {hours % 24} h"
