@@ -52,8 +52,12 @@ def csv_chunks(rows: Iterable[Iterable[object]], header: Iterable[str]) -> Itera
     yield buffer.getvalue().encode("utf-8")
 
 
-def chronology_rows(incident: Incident, redaction: Redaction) -> Iterator[tuple[str, ...]]:
-    """(local time, UTC, actor, agency, channel, kind, detail) for each event, by time then id."""
+def chronology_rows(incident_id: int, redaction: Redaction) -> Iterator[tuple[str, ...]]:
+    """(local time, UTC, actor, agency, channel, kind, detail) for each event, by time then id.
+
+    Takes the incident's id, not the incident: a streamed body is read after
+    the view returns, when the view's model objects may be detached.
+    """
     zone = local_zone()
     query = (
         select(
@@ -65,7 +69,7 @@ def chronology_rows(incident: Incident, redaction: Redaction) -> Iterator[tuple[
             TimelineEvent.detail,
             TimelineEvent.data,
         )
-        .where(TimelineEvent.incident_id == incident.id)
+        .where(TimelineEvent.incident_id == incident_id)
         .order_by(TimelineEvent.at, TimelineEvent.id)
         .execution_options(yield_per=BATCH_ROWS)
     )
@@ -84,4 +88,4 @@ def chronology_rows(incident: Incident, redaction: Redaction) -> Iterator[tuple[
 
 def chronology_csv(incident: Incident, redaction: Redaction) -> Iterator[bytes]:
     """The whole chronology as CSV bytes, a chunk at a time."""
-    return csv_chunks(chronology_rows(incident, redaction), HEADER)
+    return csv_chunks(chronology_rows(incident.id, redaction), HEADER)

@@ -130,7 +130,7 @@ def build_report(incident: Incident, redaction: Redaction) -> AfterActionReport:
         chronology=[
             ChronologyEntry(local, actor, agency, kind.replace("_", " ").capitalize(), detail)
             for local, _utc, actor, agency, _channel, kind, detail in islice(
-                chronology_rows(incident, redaction), CHRONOLOGY_LIMIT
+                chronology_rows(incident.id, redaction), CHRONOLOGY_LIMIT
             )
         ],
         chronology_total=total,
