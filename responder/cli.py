@@ -18,6 +18,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(contacts_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(scheduler_cli)
     app.cli.add_command(outbox_cli)
 
 
@@ -215,3 +216,20 @@ def outbox_sweep() -> None:
     except ConfigurationError as error:
         raise click.ClickException(str(error)) from None
     click.echo(str(report))
+
+
+# --- scheduler ---------------------------------------------------------------
+
+scheduler_cli = click.Group("scheduler", help="Timed actions: escalations, check-ins, reminders, deadlines.")
+
+
+@scheduler_cli.command("run")
+def scheduler_run() -> None:
+    """Run the scheduler until stopped (production: web workers run with SCHEDULER=off).
+
+    Start a second one anywhere as a standby: it takes over within
+    SCHEDULER_LEASE_SECONDS when the first stops or dies.
+    """
+    from responder.scheduling.runtime import run_scheduler_process
+
+    run_scheduler_process(current_app._get_current_object())

@@ -6,6 +6,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from responder.scheduling.runtime import init_app as init_embedded_scheduler
     from responder.web import api, auth, dev, errors, health, incidents, webhooks
     from responder.web.exports import bp as exports_bp
     from responder.web.reviews import bp as reviews_bp
@@ -20,4 +21,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(reviews_bp)
     if app.config.get("DEV_OUTBOX"):
         app.register_blueprint(dev.bp)
+    # SCHEDULER=embedded: the scheduler starts with the first request this process serves.
+    init_embedded_scheduler(app)
     errors.register(app)
