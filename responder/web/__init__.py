@@ -8,12 +8,14 @@ from flask import Flask
 def register(app: Flask) -> None:
     from responder.scheduling.runtime import init_app as init_embedded_scheduler
     from responder.web import api, auth, dev, errors, health, incidents, webhooks
+    from responder.web.check_ins import bp as check_ins_bp
     from responder.web.exports import bp as exports_bp
     from responder.web.reviews import bp as reviews_bp
 
     auth.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(incidents.bp)
+    app.register_blueprint(check_ins_bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
