@@ -1,0 +1,221 @@
+"""Acknowledging and declining alerts, by link or by SMS reply.
+
+An activation is covered when any contact alerted for it acknowledges. The
+state change is a conditional UPDATE, so concurrent acknowledgements give one
+"covered" and one timeline event; everyone else is told who got there first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from responder import lifecycle, timeline
+from responder.clock import now_utc
+from responder.escalation import LEVEL_NAMES, alert_next_level, ladder
+from responder.extensions import db
+from responder.models import (
+    Activation,
+    ActivationState,
+    AgencyResponse,
+    Contact,
+    EventKind,
+    IncidentStatus,
+    ResponseChannel,
+    ResponseKind,
+)
+from responder.notify.outbox import queue_response_notice
+
+log = logging.getLogger(__name__)
+
+# States from which an acknowledgement still changes something.
+OPEN_STATES = (
+    ActivationState.ALERTED,
+    ActivationState.ESCALATED,
+    ActivationState.DECLINED,
+    ActivationState.NOT_REACHED,
+)
+DECLINE_REASONS = {
+    "not_our_area": "Not our area",
+    "passing_to_deputy": "Passing to my deputy",
+    "unavailable": "Unavailable",
+    "other": "Other",
+}
+CHANNEL_WORDS = {ResponseChannel.LINK: "by link", ResponseChannel.SMS_REPLY: "by SMS reply"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened, for the page or the SMS reply to say."""
+
+    status: str  # acknowledged | already_covered | declined | already_declined | incident_closed
+    activation: Activation
+    by: Contact | None = None
+    at: datetime | None = None
+    handed_to: str | None = None  # the rung alerted after a decline, e.g. "deputy"
+
+
+def acknowledge(activation: Activation, contact: Contact, channel: ResponseChannel, note: str = "") -> Outcome:
+    """Cover ``activation`` on behalf of ``contact``; harmless to repeat."""
+    if _incident_closed(activation):
+        return _refuse_late(activation, contact, channel, "acknowledgement")
+    at = now_utc()
+    won = db.session.execute(
+        update(Activation)
+        .where(Activation.id == activation.id, Activation.state.in_(OPEN_STATES))
+        .values(state=ActivationState.COVERED, acknowledged_by_id=contact.id, acknowledged_at=at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not won:
+        db.session.rollback()
+        db.session.refresh(activation)
+        return Outcome("already_covered", activation, activation.acknowledged_by, activation.acknowledged_at)
+    db.session.refresh(activation)
+    db.session.add(
+        AgencyResponse(
+            activation=activation,
+            contact=contact,
+            kind=ResponseKind.ACKNOWLEDGED,
+            channel=channel,
+            note=note.strip(),
+            at=at,
+        )
+    )
+    note_text = f"; note: {note.strip()}" if note.strip() else ""
+    timeline.record(
+        activation.incident,
+        EventKind.ACKNOWLEDGED,
+        f"{activation.agency_name} covered: acknowledged by {contact.name} ({_rung_name(activation, contact)}) "
+        f"{CHANNEL_WORDS[channel]}{note_text}",
+        actor=f"contact:{contact.key}",
+        channel=channel,
+        agency_key=activation.agency_key,
+        data={"contact_id": contact.id},
+    )
+    _stop_escalation(activation)
+    lifecycle.mark_active(activation.incident, f"contact:{contact.key}", f"{activation.agency_name} is covering")
+    queue_response_notice(activation, f"{activation.agency_name} has acknowledged", urgent=False)
+    db.session.commit()
+    return Outcome("acknowledged", activation, contact, at)
+
+
+def decline(activation: Activation, contact: Contact, channel: ResponseChannel, reason: str) -> Outcome:
+    """Record a decline; if it came from whoever the alert now rests with, hand on at once."""
+    if _incident_closed(activation):
+        return _refuse_late(activation, contact, channel, "decline")
+    if activation.state in (ActivationState.COVERED, ActivationState.NOT_APPLICABLE):
+        return Outcome("already_covered", activation, activation.acknowledged_by, activation.acknowledged_at)
+    earlier = _earlier_response(activation, contact, ResponseKind.DECLINED)
+    if earlier is not None:
+        return Outcome("already_declined", activation, contact, earlier.at)
+    at = now_utc()
+    try:
+        db.session.add(
+            AgencyResponse(
+                activation=activation,
+                contact=contact,
+                kind=ResponseKind.DECLINED,
+                channel=channel,
+                note=reason.strip(),
+                at=at,
+            )
+        )
+        db.session.flush()
+    except IntegrityError:  # the same decline, submitted twice at once
+        db.session.rollback()
+        earlier = _earlier_response(activation, contact, ResponseKind.DECLINED)
+        return Outcome("already_declined", activation, contact, earlier.at if earlier else None)
+    rung = _rung_name(activation, contact)
+    timeline.record(
+        activation.incident,
+        EventKind.DECLINED,
+        f"{activation.agency_name}: declined by {contact.name} ({rung}) {CHANNEL_WORDS[channel]}; "
+        f"reason: {reason.strip() or 'none given'}",
+        actor=f"contact:{contact.key}",
+        channel=channel,
+        agency_key=activation.agency_key,
+        data={"contact_id": contact.id},
+    )
+    handed_to = None
+    if _holds_the_alert(activation, contact):
+        alerted = alert_next_level(activation, reason=f"the {rung} declined", actor=f"contact:{contact.key}")
+        if alerted is None:
+            activation.state = ActivationState.DECLINED
+        else:
+            handed_to = LEVEL_NAMES[activation.escalation_level]
+            _continue_escalation(activation)
+    after = f"; the {handed_to} has been alerted" if handed_to else ""
+    queue_response_notice(activation, f"{activation.agency_name} has declined{after}", urgent=True)
+    db.session.commit()
+    return Outcome("declined", activation, contact, at, handed_to)
+
+
+def alerted_contacts(activation: Activation) -> list[Contact]:
+    """Everyone who has been sent an alert for this activation (lead, deputy, …)."""
+    from responder.models import AccessToken, TokenPurpose
+
+    return list(
+        db.session.scalars(
+            select(Contact)
+            .join(AccessToken, AccessToken.contact_id == Contact.id)
+            .where(AccessToken.activation_id == activation.id, AccessToken.purpose == TokenPurpose.ACKNOWLEDGE)
+            .distinct()
+        )
+    )
+
+
+def _incident_closed(activation: Activation) -> bool:
+    return activation.incident.status == IncidentStatus.CLOSED
+
+
+def _refuse_late(activation: Activation, contact: Contact, channel: ResponseChannel, what: str) -> Outcome:
+    log.info("refused a late %s for a closed incident (activation %s)", what, activation.id)
+    timeline.record(
+        activation.incident,
+        EventKind.LATE_RESPONSE,
+        f"{activation.agency_name}: {what} from {contact.name} {CHANNEL_WORDS[channel]} "
+        "refused because the incident is closed",
+        actor=f"contact:{contact.key}",
+        channel=channel,
+        agency_key=activation.agency_key,
+    )
+    db.session.commit()
+    return Outcome("incident_closed", activation, contact)
+
+
+def _earlier_response(activation: Activation, contact: Contact, kind: ResponseKind) -> AgencyResponse | None:
+    return db.session.scalar(
+        select(AgencyResponse).where(
+            AgencyResponse.activation_id == activation.id,
+            AgencyResponse.contact_id == contact.id,
+            AgencyResponse.kind == kind,
+        )
+    )
+
+
+def _rung_name(activation: Activation, contact: Contact) -> str:
+    for rung in ladder(activation):
+        if rung.role == contact.key:
+            return rung.name
+    return "contact"
+
+
+def _holds_the_alert(activation: Activation, contact: Contact) -> bool:
+    """True when the alert currently rests with this contact's rung."""
+    return ladder(activation)[activation.escalation_level].role == contact.key
+
+
+def _stop_escalation(activation: Activation) -> None:
+    from responder.scheduling import cancel_pending_escalations
+
+    cancel_pending_escalations(activation)
+
+
+def _continue_escalation(activation: Activation) -> None:
+    from responder.scheduling import reschedule_escalation
+
+    reschedule_escalation(activation)
