@@ -34,10 +34,12 @@ class Rung:
 def ladder(activation: Activation) -> list[Rung]:
     """Every rung for this activation, from the incident's frozen playbook."""
     snapshot = activation.incident.playbook_snapshot
+    # An agency brought in across a border climbs to its own authority's duty manager.
+    playbook = snapshot.get("additional", {}).get(activation.source, snapshot["playbook"])
     return [
         Rung(0, activation.lead_role),
         Rung(1, activation.deputy_role),
-        Rung(2, snapshot["playbook"].get("duty_manager")),
+        Rung(2, playbook.get("duty_manager")),
         Rung(3, snapshot["regional"].get("on_call")),
     ]
 
@@ -73,7 +75,7 @@ def alert_next_level(activation: Activation, reason: str, actor: str = timeline.
     rung, contact = found
     activation.escalation_level = rung.level
     activation.state = ActivationState.ESCALATED
-    queue_alert(incident, activation, contact)
+    queue_alert(incident, activation, contact, purpose=f"escalated to the {rung.name} because {reason}")
     timeline.record(
         incident,
         EventKind.ESCALATED,

@@ -9,24 +9,23 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from responder import timeline
+from responder.activations import activate_agencies, offer_support
 from responder.clock import now_utc
 from responder.extensions import db
 from responder.models import (
-    Activation,
-    ActivationState,
-    Contact,
     EventKind,
     Incident,
     IncidentStatus,
-    OfferActivation,
     User,
 )
 from responder.notify.dispatcher import wake_dispatcher
-from responder.notify.outbox import queue_alert
 from responder.playbooks import IncidentFacts, plan_response, snapshot
 from responder.playbooks.registry import current_playbooks
 from responder.references import next_reference
 from responder.scheduling import schedule_response
+
+# A unique reply code drawn twice at the same moment is retried, not an error.
+WRITE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -71,108 +70,61 @@ def open_incident(
     plan = plan_response(playbooks, report.local_authority, report.facts)
     frozen, digest = snapshot(playbooks, report.local_authority)
     actor = timeline.actor_for_user(opened_by)
-    try:
-        incident = Incident(
-            reference=next_reference(report.local_authority, plan.playbook.code),
-            local_authority=report.local_authority,
-            type=report.type,
-            occurred_at=report.occurred_at,
-            location=report.location,
-            summary=report.summary,
-            youngest_age=report.youngest_age,
-            school_link=report.school_link,
-            tension=report.tension,
-            exercise=report.exercise,
-            status=IncidentStatus.OPEN,
-            opened_by=opened_by,
-            opened_at=now_utc(),
-            playbook_snapshot=frozen,
-            playbook_hash=digest,
-            submission_key=submission_key,
-        )
-        db.session.add(incident)
-        timeline.record(
-            incident,
-            EventKind.OPENED,
-            f"{'Exercise incident' if report.exercise else 'Incident'} opened: "
-            f"{incident.type_label.lower()} in {incident.local_authority_name}; "
-            f"{len(plan.agencies)} agencies and {len(plan.offers)} support offers from playbook "
-            f"{digest[:12]}",
-            actor=actor,
-        )
-        contacts = _active_contacts(
-            {a.lead for a in plan.agencies} | {a.deputy for a in plan.agencies if a.deputy}
-        )
-        for agency in plan.agencies:
-            _activate(incident, agency, contacts, actor)
-        for offer in plan.offers:
-            db.session.add(
-                OfferActivation(
-                    incident=incident,
-                    offer_key=offer.key,
-                    name=offer.name,
-                    provider_agency_key=offer.provider,
-                )
-            )
-            timeline.record(
-                incident,
-                EventKind.OFFERED,
-                f"Support offer: {offer.name}",
-                actor=actor,
-                agency_key=offer.provider,
-            )
-        schedule_response(incident, plan)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        # Lost a race with the same submission: the winner's incident stands.
-        if submission_key and (existing := _by_submission_key(submission_key)) is not None:
-            return existing
-        raise
-    except BaseException:
-        db.session.rollback()
-        raise
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            incident = _write_incident(report, opened_by, submission_key, plan, frozen, digest, actor)
+            break
+        except IntegrityError:
+            db.session.rollback()
+            # Lost a race with the same submission: the winner's incident stands.
+            if submission_key and (existing := _by_submission_key(submission_key)) is not None:
+                return existing
+            # Otherwise two incidents drew the same reply code at once: draw again.
+            if attempt == WRITE_ATTEMPTS:
+                raise
+        except BaseException:
+            db.session.rollback()
+            raise
     wake_dispatcher()
     return incident
 
 
-def _activate(incident: Incident, agency, contacts: dict[str, Contact], actor: str) -> Activation:
-    lead = contacts.get(agency.lead)
-    activation = Activation(
-        incident=incident,
-        agency_key=agency.key,
-        agency_name=agency.name,
-        source=agency.source,
-        lead_role=agency.lead,
-        deputy_role=agency.deputy,
-        lead_contact=lead,
-        deputy_contact=contacts.get(agency.deputy) if agency.deputy else None,
-        state=ActivationState.ALERTED if lead else ActivationState.NO_CONTACT,
-        activated_at=now_utc(),
+def _write_incident(report, opened_by, submission_key, plan, frozen, digest, actor) -> Incident:
+    """Everything an opening writes, committed once."""
+    incident = Incident(
+        reference=next_reference(report.local_authority, plan.playbook.code),
+        local_authority=report.local_authority,
+        type=report.type,
+        occurred_at=report.occurred_at,
+        location=report.location,
+        summary=report.summary,
+        youngest_age=report.youngest_age,
+        school_link=report.school_link,
+        tension=report.tension,
+        exercise=report.exercise,
+        status=IncidentStatus.OPEN,
+        opened_by=opened_by,
+        opened_at=now_utc(),
+        playbook_snapshot=frozen,
+        playbook_hash=digest,
+        submission_key=submission_key,
     )
-    db.session.add(activation)
-    if lead is None:
-        timeline.record(
-            incident,
-            EventKind.CONTACT_MISSING,
-            f"{agency.name} not alerted: no active contact for role {agency.lead} in the directory",
-            agency_key=agency.key,
-        )
-        return activation
-    queue_alert(incident, activation, lead)
+    db.session.add(incident)
     timeline.record(
         incident,
-        EventKind.ALERT_QUEUED,
-        f"{agency.name} activated; alert queued to the lead ({agency.lead}) by SMS and email",
+        EventKind.OPENED,
+        f"{'Exercise incident' if report.exercise else 'Incident'} opened: "
+        f"{incident.type_label.lower()} in {incident.local_authority_name}; "
+        f"{len(plan.agencies)} agencies and {len(plan.offers)} support offers from playbook "
+        f"{digest[:12]}",
         actor=actor,
-        agency_key=agency.key,
     )
-    return activation
-
-
-def _active_contacts(keys: set[str]) -> dict[str, Contact]:
-    rows = db.session.scalars(select(Contact).where(Contact.key.in_(keys), Contact.active.is_(True)))
-    return {row.key: row for row in rows}
+    activate_agencies(incident, plan.agencies, actor)
+    for offer in plan.offers:
+        offer_support(incident, offer, actor)
+    schedule_response(incident, plan)
+    db.session.commit()
+    return incident
 
 
 def _by_submission_key(key: str) -> Incident | None:

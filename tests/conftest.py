@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 
 from responder import create_app
 from responder.clock import now_utc
@@ -66,10 +68,25 @@ def is_postgres(url: str) -> bool:
     return url.startswith("postgresql")
 
 
+class IsolatedRequestClient(FlaskClient):
+    """A test client whose requests do not inherit the signed-in user from the test's app context.
+
+    Tests keep an app context pushed; Flask reuses it for each request, and
+    Flask-Login caches the user on ``g`` there. Dropping that cache makes every
+    request load its user from its own cookies, as in a real server.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.pop("_login_user", None)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(database_url):
     """An app bound to the test database, inside an app context; tables emptied after."""
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url, "PLAYBOOKS_DIR": str(PLAYBOOKS)})
+    app.test_client_class = IsolatedRequestClient
     with app.app_context():
         yield app
         db.session.remove()
@@ -81,6 +98,24 @@ def _empty_tables() -> None:
     with db.engine.begin() as conn:
         for table in reversed(db.metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Another app on the test database with different settings; its connections closed after."""
+    made = []
+
+    def make(**overrides):
+        settings = {"SQLALCHEMY_DATABASE_URI": database_url, "PLAYBOOKS_DIR": str(PLAYBOOKS), **overrides}
+        other = create_app("testing", settings)
+        other.test_client_class = IsolatedRequestClient
+        made.append(other)
+        return other
+
+    yield make
+    for other in made:
+        with other.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture

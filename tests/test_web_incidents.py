@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from responder import create_app
 from responder.clock import now_utc, to_local
 from responder.extensions import db
 from responder.models import Incident, Message
 
-# Routes that are public by design: sign-in, health, agency leads' scoped links, webhooks.
-PUBLIC_PREFIXES = ("/login", "/healthz", "/static", "/a/", "/c/", "/webhooks/", "/api/")
+# Routes that are public by design: sign-in, health, agency leads' scoped links, webhooks;
+# /metrics answers only loopback or its own bearer token (tests/test_observability.py).
+PUBLIC_PREFIXES = ("/login", "/healthz", "/metrics", "/static", "/a/", "/c/", "/webhooks/", "/api/")
 
 
 def form_data(**overrides):
@@ -39,7 +40,8 @@ def staff_routes(app) -> list[str]:
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(PUBLIC_PREFIXES) or "GET" not in rule.methods:
             continue
-        routes.append(rule.rule.replace("<reference>", "BHM-2026-0001"))
+        path = rule.rule.replace("<reference>", "BHM-2026-0001")
+        routes.append(re.sub(r"<int:\w+>", "1", path))
     return routes
 
 
@@ -154,14 +156,14 @@ def test_the_dev_outbox_shows_every_queued_message_with_working_links(
     assert 'href="http://responder.test/a/' in page
 
 
-def test_the_dev_outbox_does_not_exist_outside_development(database_url):
-    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url, "DEV_OUTBOX": False})
+def test_the_dev_outbox_does_not_exist_outside_development(make_app):
+    app = make_app(DEV_OUTBOX=False)
     assert "/dev/outbox" not in {rule.rule for rule in app.url_map.iter_rules()}
     assert app.test_client().get("/dev/outbox").status_code == 404
 
 
-def test_forms_need_a_csrf_token(database_url, directory, make_user):
-    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url, "WTF_CSRF_ENABLED": True})
+def test_forms_need_a_csrf_token(make_app, directory, make_user):
+    app = make_app(WTF_CSRF_ENABLED=True)
     user = make_user()
     client = app.test_client()
     response = client.post("/login", data={"email": user.email, "password": "correct-horse-battery"})

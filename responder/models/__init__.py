@@ -1,6 +1,7 @@
 """Database models. Import from here: ``from responder.models import Incident``."""
 
 from responder.models.access_tokens import AccessToken, TokenPurpose
+from responder.models.audit import AuditEvent
 from responder.models.check_ins import CheckIn
 from responder.models.contacts import Contact
 from responder.models.incidents import (
@@ -16,8 +17,10 @@ from responder.models.incidents import (
     Tension,
 )
 from responder.models.messages import LINK_PLACEHOLDER, Channel, Message, MessageKind, MessageState
+from responder.models.responses import AgencyResponse, ResponseChannel, ResponseKind
 from responder.models.reviews import RagStatus, ReviewAction, ReviewNote, ReviewNoteKind
 from responder.models.scheduler_lease import SchedulerLease
+from responder.models.sharing import SharingRecord
 from responder.models.tension import TensionReading
 from responder.models.timed_actions import ActionKind, ActionState, TimedAction
 from responder.models.timeline import EventKind, TimelineEvent
@@ -31,7 +34,9 @@ __all__ = [
     "ActionState",
     "Activation",
     "ActivationState",
+    "AgencyResponse",
     "ApiToken",
+    "AuditEvent",
     "Channel",
     "CheckIn",
     "Contact",
@@ -46,11 +51,14 @@ __all__ = [
     "OfferState",
     "RagStatus",
     "ReferenceCounter",
+    "ResponseChannel",
+    "ResponseKind",
     "ReviewAction",
     "ReviewNote",
     "ReviewNoteKind",
     "Role",
     "SchedulerLease",
+    "SharingRecord",
     "Tension",
     "TensionReading",
     "TimedAction",

@@ -120,6 +120,11 @@ class Incident(db.Model):
     def local_authority_name(self) -> str:
         return LOCAL_AUTHORITIES.get(self.local_authority, self.local_authority)
 
+    @property
+    def local_authorities(self) -> list[str]:
+        """Where it happened first, then any added across a border."""
+        return [self.local_authority, *self.playbook_snapshot.get("additional", {})]
+
     def __repr__(self) -> str:
         return f"<Incident {self.reference}>"
 
@@ -146,6 +151,9 @@ class Activation(db.Model):
     activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Four digits a lead can text back ("YES 4821"). Unique while held; released
+    # when links expire or the incident closes, so a reply never hits the wrong incident.
+    reply_code: Mapped[str | None] = mapped_column(String(4), unique=True)
 
     incident: Mapped[Incident] = relationship(back_populates="activations")
     lead_contact = relationship("Contact", foreign_keys=[lead_contact_id])

@@ -24,6 +24,7 @@ class MessageState(enum.StrEnum):
     SENT = "sent"  # accepted by the provider (or kept in the dev outbox)
     DELIVERED = "delivered"  # the provider reported delivery to the handset
     FAILED = "failed"  # gave up: see last_error
+    CANCELLED = "cancelled"  # not sent: the incident stood down or closed first
 
 
 class MessageKind(enum.StrEnum):
@@ -31,6 +32,8 @@ class MessageKind(enum.StrEnum):
     CHECK_IN = "check_in"  # a /c/<token> link to the check-in form
     CHECK_IN_REMINDER = "check_in_reminder"
     DEADLINE = "deadline"  # a deadline reminder or "due now" to the named role
+    RESPONSE_NOTICE = "response_notice"  # tells the officer and duty manager who answered
+    STAND_DOWN = "stand_down"  # the response is standing down: thank you
 
 
 # The text "{link}" in a stored body stands for the recipient's access link.

@@ -26,6 +26,9 @@ class EventKind(enum.StrEnum):
     FELL_BACK_TO_EMAIL = "fell_back_to_email"
     CONTACT_MISSING = "contact_missing"
     ESCALATED = "escalated"
+    ACKNOWLEDGED = "acknowledged"
+    DECLINED = "declined"
+    LATE_RESPONSE = "late_response"
     NOT_REACHED = "not_reached"
     # Timed actions (responder.scheduling) and check-ins (responder.check_ins).
     CHECK_IN_REQUESTED = "check_in_requested"
@@ -38,6 +41,16 @@ class EventKind(enum.StrEnum):
     DEADLINE_DUE = "deadline_due"
     ACTIONS_CANCELLED = "actions_cancelled"
     TIMED_ACTION_FAILED = "timed_action_failed"
+    # Running the response (responder.lifecycle, responder.cross_border).
+    STATUS_CHANGED = "status_changed"
+    UPDATE_POSTED = "update_posted"
+    MEETING_RECORDED = "meeting_recorded"
+    AGENCY_ADDED = "agency_added"
+    OFFER_ADDED = "offer_added"
+    ALERT_RESENT = "alert_resent"
+    NOT_APPLICABLE = "not_applicable"
+    AREA_ADDED = "area_added"
+    MESSAGES_CANCELLED = "messages_cancelled"
 
 
 class TimelineEvent(db.Model):

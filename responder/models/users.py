@@ -9,7 +9,7 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from responder.clock import now_utc
@@ -41,6 +41,11 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    # Consecutive failed sign-ins, and when the account may try again (backoff).
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Officers may be limited to some local authorities; None means all of them.
+    local_authorities: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
     api_tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
@@ -61,6 +66,12 @@ class User(UserMixin, db.Model):
     def has_role(self, role: Role | str) -> bool:
         """True when this user's role is ``role`` or a more senior one."""
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
+    def may_see(self, local_authorities: list[str]) -> bool:
+        """Managers and admins see every local authority; an officer may be limited."""
+        if self.has_role(Role.MANAGER) or self.local_authorities is None:
+            return True
+        return any(slug in self.local_authorities for slug in local_authorities)
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"

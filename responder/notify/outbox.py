@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import render_template
 
+from responder import sharing
 from responder.access_tokens import issue_token, link_for
 from responder.clock import format_local
 from responder.extensions import db
@@ -23,10 +24,23 @@ from responder.models import (
     TokenPurpose,
 )
 from responder.notify.sms_text import shorten_to_fit, to_gsm7
+from responder.timeline import SYSTEM
 
 
-def queue_alert(incident: Incident, activation: Activation, contact: Contact) -> list[Message]:
-    """An alert SMS and email to ``contact`` with their own acknowledgement link."""
+def queue_alert(
+    incident: Incident,
+    activation: Activation,
+    contact: Contact,
+    *,
+    shared_by: str = SYSTEM,
+    purpose: str = "alert",
+) -> list[Message]:
+    """An alert SMS and email to ``contact`` with their own acknowledgement link.
+
+    Writes the sharing record too, and refuses (SharingRefused) when the
+    agency has no lawful basis for sharing in the incident's playbook.
+    """
+    sharing.record_message_share(activation, contact, sharing.ALERT, shared_by=shared_by, purpose=purpose)
     token = issue_token(TokenPurpose.ACKNOWLEDGE, activation, contact)
     context = {
         "exercise": incident.exercise,
@@ -36,6 +50,7 @@ def queue_alert(incident: Incident, activation: Activation, contact: Contact) ->
         "occurred": format_local(incident.occurred_at, "%H:%M %a %d %b"),
         "agency": activation.agency_name,
         "expires": format_local(token.expires_at, "%d %b %Y"),
+        "reply_code": activation.reply_code,
     }
     prefix = "EXERCISE " if incident.exercise else ""
     common = {
@@ -75,6 +90,47 @@ def _alert_sms(context: dict, link: str) -> str:
     )
 
 
+def queue_response_notice(activation: Activation, what: str, *, urgent: bool) -> list[Message]:
+    """Tell the officer who opened the incident, and the duty manager, that an agency answered.
+
+    Email only for acknowledgements; a decline also texts the duty manager,
+    because somebody may need to act on it now.
+    """
+    from flask import current_app
+    from sqlalchemy import select
+
+    incident = activation.incident
+    prefix = "EXERCISE " if incident.exercise else ""
+    link = f"{current_app.config['PUBLIC_BASE_URL']}/incidents/{incident.reference}"
+    text = f"{prefix}Responder: {incident.local_authority_name} {incident.reference}: {what}. {link}"
+    subject = f"{prefix}[Responder] {incident.reference}: {what}"
+    messages = []
+    officer = incident.opened_by
+    if officer is not None:
+        messages.append(_notice(activation, Channel.EMAIL, officer.email, text, subject))
+    role = incident.playbook_snapshot["playbook"].get("duty_manager")
+    manager = db.session.scalar(select(Contact).where(Contact.key == role, Contact.active.is_(True)))
+    if manager is not None:
+        messages.append(_notice(activation, Channel.EMAIL, manager.email, text, subject, manager))
+        if urgent:
+            messages.append(_notice(activation, Channel.SMS, manager.phone, to_gsm7(text), None, manager))
+    db.session.add_all(messages)
+    return messages
+
+
+def _notice(activation, channel, recipient, body, subject, contact=None) -> Message:
+    return Message(
+        incident=activation.incident,
+        activation=activation,
+        contact=contact,
+        channel=channel,
+        kind=MessageKind.RESPONSE_NOTICE,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+    )
+
+
 def rendered_body(message: Message, *, html: bool = False) -> str:
     """The text as it leaves: the link placeholder replaced by the recipient's link."""
     body = message.html_body if html else message.body
@@ -83,3 +139,42 @@ def rendered_body(message: Message, *, html: bool = False) -> str:
     if message.access_token is not None:
         body = body.replace(LINK_PLACEHOLDER, link_for(message.access_token))
     return body
+
+
+def queue_stand_down(activation: Activation, contact: Contact, *, shared_by: str = SYSTEM) -> list[Message]:
+    """A short thank-you telling a covering agency the response is standing down."""
+    incident = activation.incident
+    sharing.record_message_share(
+        activation, contact, sharing.STAND_DOWN, shared_by=shared_by, purpose="the response is standing down"
+    )
+    context = {
+        "exercise": incident.exercise,
+        "local_authority": incident.local_authority_name,
+        "reference": incident.reference,
+        "incident_type": incident.type_label,
+        "agency": activation.agency_name,
+    }
+    prefix = "EXERCISE " if incident.exercise else ""
+    common = {
+        "incident": incident,
+        "activation": activation,
+        "contact": contact,
+        "kind": MessageKind.STAND_DOWN,
+    }
+    messages = [
+        Message(
+            channel=Channel.SMS,
+            recipient=contact.phone,
+            body=to_gsm7(render_template("messages/stand_down.sms.txt", **context).strip()),
+            **common,
+        ),
+        Message(
+            channel=Channel.EMAIL,
+            recipient=contact.email,
+            subject=f"{prefix}[Responder] {incident.reference} is standing down",
+            body=render_template("messages/stand_down.email.txt", **context).strip() + "\n",
+            **common,
+        ),
+    ]
+    db.session.add_all(messages)
+    return messages

@@ -1,15 +1,21 @@
-"""Staff pages: incident list, opening an incident, the incident page."""
+"""Staff pages: the regional dashboard, the incident list, opening an incident, the incident page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from responder import incident_view
+from responder.audit import record_access
+from responder.clock import local_zone, now_utc
 from responder.extensions import db
 from responder.incidents import get_incident, open_incident
-from responder.models import Incident, Message, Role, TimelineEvent
+from responder.models import LOCAL_AUTHORITIES, Incident, IncidentStatus, Role
+from responder.models.check_ins import CheckIn
 from responder.playbooks.registry import current_playbooks
+from responder.scheduling import upcoming_actions
+from responder.scheduling.schedule import describe
 from responder.web.access import role_required
 from responder.web.incident_forms import IncidentForm
 
@@ -17,14 +23,49 @@ bp = Blueprint("incidents", __name__)
 
 
 def _local_authorities() -> dict[str, str]:
-    return {slug: playbook.name for slug, playbook in sorted(current_playbooks().playbooks.items())}
+    names = {slug: playbook.name for slug, playbook in sorted(current_playbooks().playbooks.items())}
+    if current_user.local_authorities is not None and not current_user.has_role(Role.MANAGER):
+        names = {slug: name for slug, name in names.items() if slug in current_user.local_authorities}
+    return names
+
+
+def visible_incident(reference: str) -> Incident:
+    """The incident, if this user may see it (404 otherwise, or 403 if another area's)."""
+    incident = get_incident(reference)
+    if incident is None:
+        abort(404)
+    if not current_user.may_see(incident.local_authorities):
+        abort(403)
+    return incident
 
 
 @bp.route("/")
+@role_required(Role.OFFICER)
+def dashboard():
+    local_authority = request.args.get("local_authority") or None
+    status = request.args.get("status") or None
+    if local_authority not in (None, *LOCAL_AUTHORITIES) or status not in (None, *IncidentStatus):
+        abort(400)
+    live, exercises = incident_view.dashboard(local_authority, status, current_user)
+    return render_template(
+        "incidents/dashboard.html",
+        live=live,
+        exercises=exercises,
+        local_authority=local_authority,
+        status=status,
+        local_authorities=LOCAL_AUTHORITIES,
+        statuses=list(IncidentStatus),
+    )
+
+
 @bp.route("/incidents")
 @role_required(Role.OFFICER)
 def index():
-    incidents = db.session.scalars(select(Incident).order_by(Incident.opened_at.desc()).limit(200)).all()
+    incidents = [
+        incident
+        for incident in db.session.scalars(select(Incident).order_by(Incident.opened_at.desc()).limit(500))
+        if current_user.may_see(incident.local_authorities)
+    ]
     return render_template("incidents/index.html", incidents=incidents)
 
 
@@ -32,6 +73,8 @@ def index():
 @role_required(Role.OFFICER)
 def new():
     form = IncidentForm(local_authorities=_local_authorities())
+    if request.method == "GET" and not form.occurred_date.data:
+        form.occurred_date.data = now_utc().astimezone(local_zone()).date()
     if form.validate_on_submit():
         incident = open_incident(form.report(), current_user, submission_key=form.submission_key.data)
         return redirect(url_for("incidents.show", reference=incident.reference), code=303)
@@ -42,15 +85,66 @@ def new():
 @bp.route("/incidents/<reference>")
 @role_required(Role.OFFICER)
 def show(reference: str):
-    incident = get_incident(reference)
-    if incident is None:
-        abort(404)
-    events = db.session.scalars(
-        select(TimelineEvent)
-        .where(TimelineEvent.incident_id == incident.id)
-        .order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc())
-    ).all()
-    messages = db.session.scalars(
-        select(Message).where(Message.incident_id == incident.id).order_by(Message.id)
-    ).all()
-    return render_template("incidents/show.html", incident=incident, events=events, messages=messages)
+    incident = visible_incident(reference)
+    record_access(current_user, incident, "viewed")
+    kind = request.args.get("kind") if request.args.get("kind") in incident_view.TIMELINE_FILTERS else None
+    oldest_first = request.args.get("order") == "oldest"
+    covered, expected = incident_view.coverage(incident)
+    return render_template(
+        "incidents/show.html",
+        incident=incident,
+        groups=incident_view.board(incident),
+        covered=covered,
+        expected=expected,
+        events=incident_view.timeline(incident, kind, oldest_first),
+        cursor=incident_view.latest_event_id(incident),
+        kind=kind,
+        oldest_first=oldest_first,
+        filters=incident_view.TIMELINE_FILTERS,
+        trend=incident_view.tension_trend(incident),
+        upcoming=upcoming_actions(incident),
+        describe_action=describe,
+        missed_check_ins=_missed_check_ins(incident),
+        now=now_utc(),
+    )
+
+
+@bp.route("/incidents/<reference>/live")
+@role_required(Role.OFFICER)
+def live(reference: str):
+    """What changed since the cursor (a timeline event id): new events, and the board if anything did."""
+    incident = visible_incident(reference)
+    after = request.args.get("after", "0")
+    if not after.isdigit():
+        return jsonify({"error": "after must be a timeline event id"}), 400
+    kind = request.args.get("kind") if request.args.get("kind") in incident_view.TIMELINE_FILTERS else None
+    new_events = incident_view.timeline(incident, kind, oldest_first=True, after=int(after))
+    cursor = incident_view.latest_event_id(incident)
+    if cursor <= int(after):
+        return jsonify({"cursor": cursor, "events": [], "board": None, "status": incident.status})
+    covered, expected = incident_view.coverage(incident)
+    return jsonify(
+        {
+            "cursor": cursor,
+            "status": incident.status,
+            "events": [render_template("incidents/_event.html", event=event) for event in new_events],
+            "board": render_template(
+                "incidents/_board.html",
+                groups=incident_view.board(incident),
+                covered=covered,
+                expected=expected,
+            ),
+        }
+    )
+
+
+def _missed_check_ins(incident: Incident) -> list[CheckIn]:
+    return list(
+        db.session.scalars(
+            select(CheckIn).where(
+                CheckIn.incident_id == incident.id,
+                CheckIn.missed_at.is_not(None),
+                CheckIn.responded_at.is_(None),
+            )
+        )
+    )

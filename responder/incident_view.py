@@ -1,0 +1,194 @@
+"""What the incident page and the regional dashboard show, worked out from the rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from responder.clock import as_utc, now_utc
+from responder.extensions import db
+from responder.models import (
+    LOCAL_AUTHORITIES,
+    Activation,
+    ActivationState,
+    Incident,
+    IncidentStatus,
+    Message,
+    TimelineEvent,
+)
+from responder.playbooks import parse_duration
+
+# Timeline filters: what a manager asks to see, and the event kinds behind each.
+TIMELINE_FILTERS = {
+    "alerts": (
+        "alert_queued",
+        "alert_resent",
+        "message_sent",
+        "message_delivered",
+        "message_failed",
+        "fell_back_to_email",
+        "contact_missing",
+        "messages_cancelled",
+    ),
+    "acknowledgements": ("acknowledged", "declined", "late_response"),
+    "escalations": ("escalated", "not_reached", "actions_cancelled", "timed_action_failed"),
+    "check-ins": (
+        "check_in_requested",
+        "check_in_reminded",
+        "check_in_missed",
+        "check_in_received",
+        "offer_updated",
+        "deadline_reminder",
+        "deadline_due",
+    ),
+    "updates": (
+        "opened",
+        "status_changed",
+        "update_posted",
+        "meeting_recorded",
+        "tension_changed",
+        "agency_added",
+        "offer_added",
+        "offered",
+        "not_applicable",
+        "area_added",
+    ),
+    "exports": ("exported",),
+}
+WAITING = (ActivationState.ALERTED, ActivationState.ESCALATED)
+COUNTED = (
+    ActivationState.ALERTED,
+    ActivationState.ESCALATED,
+    ActivationState.COVERED,
+    ActivationState.DECLINED,
+    ActivationState.NOT_REACHED,
+    ActivationState.NO_CONTACT,
+)
+
+
+@dataclass
+class BoardRow:
+    activation: Activation
+    messages: list[Message]
+    overdue: bool
+    time_to_acknowledge: timedelta | None
+
+
+@dataclass
+class BoardGroup:
+    name: str
+    rows: list[BoardRow] = field(default_factory=list)
+
+
+def ack_target(incident: Incident, source: str) -> timedelta | None:
+    """The playbook's ack_within for agencies from ``source`` (regional agencies use the first LA's)."""
+    snapshot = incident.playbook_snapshot
+    playbook = snapshot.get("additional", {}).get(source, snapshot["playbook"])
+    for step in playbook.get("steps", []):
+        if step.get("do") == "alert" and step.get("ack_within"):
+            return parse_duration(step["ack_within"]).as_timedelta()
+    return None
+
+
+def is_overdue(activation: Activation, now: datetime | None = None) -> bool:
+    """Still waiting for an answer after the playbook's acknowledgement target."""
+    if activation.state not in WAITING:
+        return False
+    target = ack_target(activation.incident, activation.source)
+    return target is not None and as_utc(activation.activated_at) + target < (now or now_utc())
+
+
+def board(incident: Incident) -> list[BoardGroup]:
+    """Activations grouped by local authority (regional agencies last), with their messages."""
+    messages: dict[int, list[Message]] = {}
+    for message in db.session.scalars(
+        select(Message).where(Message.incident_id == incident.id).order_by(Message.id)
+    ):
+        messages.setdefault(message.activation_id, []).append(message)
+    groups = {slug: BoardGroup(LOCAL_AUTHORITIES.get(slug, slug)) for slug in incident.local_authorities}
+    groups["regional"] = BoardGroup("Regional agencies")
+    now = now_utc()
+    for activation in incident.activations:
+        took = None
+        if activation.acknowledged_at is not None:
+            took = as_utc(activation.acknowledged_at) - as_utc(activation.activated_at)
+        row = BoardRow(activation, messages.get(activation.id, []), is_overdue(activation, now), took)
+        groups.setdefault(activation.source, BoardGroup(activation.source)).rows.append(row)
+    return [group for group in groups.values() if group.rows]
+
+
+def coverage(incident: Incident) -> tuple[int, int]:
+    """(covered, expected): agencies marked not applicable do not count."""
+    counted = [a for a in incident.activations if a.state in COUNTED]
+    return sum(1 for a in counted if a.state == ActivationState.COVERED), len(counted)
+
+
+def timeline(incident: Incident, kind: str | None = None, oldest_first: bool = False, after: int = 0) -> list:
+    query = select(TimelineEvent).where(TimelineEvent.incident_id == incident.id, TimelineEvent.id > after)
+    if kind in TIMELINE_FILTERS:
+        query = query.where(TimelineEvent.kind.in_(TIMELINE_FILTERS[kind]))
+    order = (
+        (TimelineEvent.at, TimelineEvent.id)
+        if oldest_first
+        else (TimelineEvent.at.desc(), TimelineEvent.id.desc())
+    )
+    return list(db.session.scalars(query.order_by(*order)))
+
+
+def latest_event_id(incident: Incident) -> int:
+    return (
+        db.session.scalar(
+            select(TimelineEvent.id)
+            .where(TimelineEvent.incident_id == incident.id)
+            .order_by(TimelineEvent.id.desc())
+        )
+        or 0
+    )
+
+
+def tension_trend(incident: Incident) -> list[tuple[datetime, str]]:
+    """Opening level, then every change and check-in reading, oldest first."""
+    from responder.models.tension import TensionReading
+
+    readings = db.session.scalars(
+        select(TensionReading).where(TensionReading.incident_id == incident.id).order_by(TensionReading.at)
+    ).all()
+    points = [(incident.opened_at, incident.tension)] if not readings else []
+    return points + [(reading.at, reading.level) for reading in readings]
+
+
+@dataclass
+class DashboardRow:
+    incident: Incident
+    covered: int
+    expected: int
+    overdue: int
+    next_action: object | None
+
+
+def dashboard(
+    local_authority: str | None, status: str | None, user
+) -> tuple[list[DashboardRow], list[DashboardRow]]:
+    """Open incidents across the region (live, then exercises), newest first."""
+    from responder.scheduling import upcoming_actions
+
+    query = select(Incident).order_by(Incident.opened_at.desc())
+    if status:
+        query = query.where(Incident.status == status)
+    else:
+        query = query.where(Incident.status != IncidentStatus.CLOSED)
+    if local_authority:
+        query = query.where(Incident.local_authority == local_authority)
+    live, exercises = [], []
+    now = now_utc()
+    for incident in db.session.scalars(query.limit(200)):
+        if not user.may_see(incident.local_authorities):
+            continue
+        covered, expected = coverage(incident)
+        overdue = sum(1 for a in incident.activations if is_overdue(a, now))
+        upcoming = upcoming_actions(incident, limit=1)
+        row = DashboardRow(incident, covered, expected, overdue, upcoming[0] if upcoming else None)
+        (exercises if incident.exercise else live).append(row)
+    return live, exercises

@@ -1,0 +1,226 @@
+"""Running a response: status changes, updates, meetings, extra agencies, stand-down, close.
+
+open -> active (the first agency covers) -> standing down -> closed. Every
+change is a timeline event with who, when and why; nothing is deleted.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from responder import scheduling, timeline
+from responder.clock import now_utc
+from responder.escalation import ladder
+from responder.extensions import db
+from responder.models import (
+    Activation,
+    ActivationState,
+    Contact,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    Message,
+    MessageState,
+    Role,
+    Tension,
+    User,
+)
+from responder.models.tension import TensionReading
+from responder.notify.outbox import queue_alert, queue_stand_down
+
+
+class LifecycleError(ValueError):
+    """An action the incident's state (or the user's role) does not allow; says why."""
+
+
+# Which status each status may move to.
+TRANSITIONS = {
+    IncidentStatus.OPEN: {IncidentStatus.ACTIVE, IncidentStatus.STANDING_DOWN, IncidentStatus.CLOSED},
+    IncidentStatus.ACTIVE: {IncidentStatus.STANDING_DOWN, IncidentStatus.CLOSED},
+    IncidentStatus.STANDING_DOWN: {IncidentStatus.ACTIVE, IncidentStatus.CLOSED},
+    IncidentStatus.CLOSED: set(),
+}
+STATUS_WORDS = {
+    IncidentStatus.OPEN: "open",
+    IncidentStatus.ACTIVE: "active",
+    IncidentStatus.STANDING_DOWN: "standing down",
+    IncidentStatus.CLOSED: "closed",
+}
+
+
+def require_running(incident: Incident) -> None:
+    """Refuse changes to a closed incident."""
+    if incident.status == IncidentStatus.CLOSED:
+        raise LifecycleError(f"{incident.reference} is closed: nothing more can be changed.")
+
+
+def mark_active(incident: Incident, actor: str, why: str) -> None:
+    """Open becomes active when the first agency covers (in the caller's transaction)."""
+    if incident.status == IncidentStatus.OPEN:
+        _move(incident, IncidentStatus.ACTIVE, actor, why)
+
+
+def stand_down(incident: Incident, user: User, reason: str) -> Incident:
+    """Thank every covering agency, and stop alerts and escalations still pending."""
+    _check_move(incident, IncidentStatus.STANDING_DOWN)
+    actor = timeline.actor_for_user(user)
+    _move(incident, IncidentStatus.STANDING_DOWN, actor, reason)
+    for activation in incident.activations:
+        scheduling.cancel_pending_escalations(activation, reason="the response is standing down")
+        if activation.state == ActivationState.COVERED and activation.acknowledged_by is not None:
+            queue_stand_down(activation, activation.acknowledged_by, shared_by=actor)
+    _cancel_pending_messages(incident, actor, kinds=("alert",), why="the response is standing down")
+    db.session.commit()
+    return incident
+
+
+def resume(incident: Incident, user: User, reason: str) -> Incident:
+    """Standing down turned out to be early: the response is active again."""
+    _check_move(incident, IncidentStatus.ACTIVE)
+    _move(incident, IncidentStatus.ACTIVE, timeline.actor_for_user(user), reason)
+    db.session.commit()
+    return incident
+
+
+def close(incident: Incident, user: User, reason: str) -> Incident:
+    """Managers only: cancel everything pending and free the incident's reply codes."""
+    if not user.has_role(Role.MANAGER):
+        raise LifecycleError("Only a manager can close an incident.")
+    _check_move(incident, IncidentStatus.CLOSED)
+    actor = timeline.actor_for_user(user)
+    _move(incident, IncidentStatus.CLOSED, actor, reason)
+    scheduling.cancel_incident_actions(incident)
+    _cancel_pending_messages(incident, actor, kinds=None, why="the incident was closed")
+    db.session.execute(
+        update(Activation)
+        .where(Activation.incident_id == incident.id)
+        .values(reply_code=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return incident
+
+
+def post_update(incident: Incident, user: User, text: str) -> None:
+    """Free text for the response team; it never leaves Responder by SMS or email."""
+    require_running(incident)
+    timeline.record(incident, EventKind.UPDATE_POSTED, text.strip(), actor=timeline.actor_for_user(user))
+    db.session.commit()
+
+
+def change_tension(incident: Incident, user: User, level: str, reason: str) -> None:
+    require_running(incident)
+    level = Tension(level)
+    if level == incident.tension:
+        raise LifecycleError(f"Community tension is already {level.label.lower()}.")
+    before = Tension(incident.tension).label.lower()
+    incident.tension = level
+    db.session.add(TensionReading(incident=incident, at=now_utc(), level=level))
+    timeline.record(
+        incident,
+        EventKind.TENSION_CHANGED,
+        f"Community tension changed from {before} to {level.label.lower()}: {reason.strip()}",
+        actor=timeline.actor_for_user(user),
+        data={"level": str(level)},
+    )
+    db.session.commit()
+
+
+def record_meeting(
+    incident: Incident, user: User, title: str, attendees: list[str], actions: list[str]
+) -> None:
+    """A meeting such as the 24-hour strategy meeting, with who attended and what was agreed."""
+    require_running(incident)
+    detail = f"{title.strip()}. Attended: {', '.join(attendees) or 'not recorded'}."
+    if actions:
+        detail += " Actions: " + "; ".join(actions) + "."
+    timeline.record(
+        incident,
+        EventKind.MEETING_RECORDED,
+        detail,
+        actor=timeline.actor_for_user(user),
+        data={"title": title.strip(), "attendees": attendees, "actions": actions},
+    )
+    db.session.commit()
+
+
+def resend_alert(activation: Activation, user: User) -> Contact:
+    """Send the alert again to whoever it currently rests with."""
+    incident = activation.incident
+    require_running(incident)
+    if activation.state in (ActivationState.COVERED, ActivationState.NOT_APPLICABLE):
+        raise LifecycleError(
+            f"{activation.agency_name} is {activation.state.replace('_', ' ')}: no need to re-send."
+        )
+    rung = ladder(activation)[activation.escalation_level]
+    contact = db.session.scalar(select(Contact).where(Contact.key == rung.role, Contact.active.is_(True)))
+    if contact is None:
+        raise LifecycleError(f"No active contact for {rung.role}: update the contact directory first.")
+    queue_alert(
+        incident, activation, contact, shared_by=timeline.actor_for_user(user), purpose="alert re-sent"
+    )
+    timeline.record(
+        incident,
+        EventKind.ALERT_RESENT,
+        f"{activation.agency_name}: alert re-sent to the {rung.name} ({rung.role})",
+        actor=timeline.actor_for_user(user),
+        agency_key=activation.agency_key,
+    )
+    db.session.commit()
+    return contact
+
+
+def mark_not_applicable(activation: Activation, user: User, reason: str) -> None:
+    incident = activation.incident
+    require_running(incident)
+    if activation.state == ActivationState.NOT_APPLICABLE:
+        raise LifecycleError(f"{activation.agency_name} is already marked not applicable.")
+    activation.state = ActivationState.NOT_APPLICABLE
+    scheduling.cancel_pending_escalations(activation, reason="marked not applicable")
+    timeline.record(
+        incident,
+        EventKind.NOT_APPLICABLE,
+        f"{activation.agency_name} marked not applicable: {reason.strip()}",
+        actor=timeline.actor_for_user(user),
+        agency_key=activation.agency_key,
+    )
+    db.session.commit()
+
+
+def _check_move(incident: Incident, target: IncidentStatus) -> None:
+    current = IncidentStatus(incident.status)
+    if target not in TRANSITIONS[current]:
+        raise LifecycleError(
+            f"{incident.reference} is {STATUS_WORDS[current]}, so it cannot be made {STATUS_WORDS[target]}."
+        )
+
+
+def _move(incident: Incident, target: IncidentStatus, actor: str, why: str) -> None:
+    before = STATUS_WORDS[IncidentStatus(incident.status)]
+    incident.status = target
+    timeline.record(
+        incident,
+        EventKind.STATUS_CHANGED,
+        f"Status changed from {before} to {STATUS_WORDS[target]}: {why.strip()}",
+        actor=actor,
+        data={"from": before, "to": str(target)},
+    )
+
+
+def _cancel_pending_messages(incident: Incident, actor: str, kinds: tuple[str, ...] | None, why: str) -> None:
+    """Messages not yet handed to a provider are not sent after all."""
+    query = update(Message).where(Message.incident_id == incident.id, Message.state == MessageState.PENDING)
+    if kinds is not None:
+        query = query.where(Message.kind.in_(kinds))
+    cancelled = db.session.execute(
+        query.values(state=MessageState.CANCELLED, last_error=f"not sent: {why}").execution_options(
+            synchronize_session=False
+        )
+    ).rowcount
+    if cancelled:
+        timeline.record(
+            incident,
+            EventKind.MESSAGES_CANCELLED,
+            f"{cancelled} message(s) not yet sent were cancelled because {why}",
+            actor=actor,
+        )
