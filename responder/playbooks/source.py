@@ -34,7 +34,11 @@ class YamlSyntaxError(Exception):
 
 def read_yaml(text: str) -> YamlDocument:
     """Parse one YAML document into plain Python values plus a line map."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as error:
+        line = text[: error.position].count("\n") + 1
+        raise YamlSyntaxError(line, f"character {error.character!r} is not allowed in YAML") from None
     try:
         node = loader.get_single_node()
         doc = YamlDocument(data=None)

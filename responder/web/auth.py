@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -10,6 +12,7 @@ from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import InputRequired
 
+from responder.clock import as_utc, now_utc
 from responder.extensions import db, limiter, login_manager
 from responder.models import User
 from responder.models.users import burn_password_check
@@ -44,14 +47,36 @@ def load_user(user_id: str) -> User | None:
     return user if user is not None and user.active else None
 
 
+# After this many failures in a row an account waits before it may try again,
+# twice as long after each further failure (capped), whatever the password.
+FREE_ATTEMPTS = 5
+FIRST_LOCK = timedelta(minutes=1)
+LONGEST_LOCK = timedelta(hours=1)
+
+
 def authenticate(email: str, password: str) -> User | None:
-    """The user for these credentials, taking the same time whether or not the email exists."""
+    """The user for these credentials, taking the same time whether or not the email exists.
+
+    A locked account gets the same generic answer as a wrong password, so
+    guessing learns nothing; the lock lifts by itself.
+    """
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None:
         burn_password_check(password)
         return None
-    if not user.check_password(password) or not user.active:
+    now = now_utc()
+    if user.locked_until is not None and as_utc(user.locked_until) > now:
+        burn_password_check(password)
         return None
+    if not user.check_password(password) or not user.active:
+        user.failed_logins += 1
+        if user.failed_logins >= FREE_ATTEMPTS:
+            lock = FIRST_LOCK * 2 ** (user.failed_logins - FREE_ATTEMPTS)
+            user.locked_until = now + min(lock, LONGEST_LOCK)
+        db.session.commit()
+        return None
+    user.failed_logins, user.locked_until = 0, None
+    db.session.commit()
     return user
 
 

@@ -1,0 +1,127 @@
+"""Signing in: generic failures, lockout with backoff, fresh sessions, safe cookies, headers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+
+from responder import create_app
+from responder.clock import now_utc
+
+PASSWORD = "correct-horse-battery"
+
+
+def sign_in(client, email, password):
+    return client.post("/login", data={"email": email, "password": password})
+
+
+def test_repeated_failures_lock_the_account_then_it_unlocks_by_itself(client, make_user):
+    user = make_user()
+    for _ in range(5):
+        assert sign_in(client, user.email, "wrong-password").status_code == 401
+    locked = sign_in(client, user.email, PASSWORD)
+    assert locked.status_code == 401
+    assert b"Enter a correct email address and password" in locked.data  # no hint that it is locked
+    with freeze_time(now_utc() + timedelta(minutes=2)):
+        assert sign_in(client, user.email, PASSWORD).status_code == 302
+
+
+def test_backoff_doubles_with_each_further_failure(client, make_user):
+    user = make_user()
+    start = now_utc()
+    for minute in range(8):
+        with freeze_time(start + timedelta(minutes=minute * 10)):
+            sign_in(client, user.email, "wrong-password")
+    assert user.failed_logins == 8
+    assert user.locked_until - (start + timedelta(minutes=70)) == timedelta(minutes=8)
+
+
+def test_a_good_sign_in_resets_the_count(client, make_user):
+    user = make_user()
+    for _ in range(3):
+        sign_in(client, user.email, "wrong-password")
+    assert sign_in(client, user.email, PASSWORD).status_code == 302
+    assert user.failed_logins == 0
+
+
+def test_sign_in_starts_a_fresh_session(client, make_user):
+    user = make_user()
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    sign_in(client, user.email, PASSWORD)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session.permanent
+
+
+def test_sign_out_ends_the_session(client, make_user):
+    user = make_user()
+    sign_in(client, user.email, PASSWORD)
+    client.post("/logout")
+    assert client.get("/").status_code == 302
+
+
+def test_sessions_expire_when_idle(client, make_user, app):
+    user = make_user()
+    sign_in(client, user.email, PASSWORD)
+    idle = app.config["PERMANENT_SESSION_LIFETIME"] + timedelta(minutes=1)
+    with freeze_time(now_utc() + idle):
+        assert client.get("/").status_code == 302
+
+
+def test_production_cookies_are_secure_httponly_and_samesite(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("SMS_BACKEND", "twilio")
+    monkeypatch.setenv("EMAIL_BACKEND", "smtp")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://responder.example.org")
+    app = create_app("production", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    response = app.test_client().get("/healthz")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY must be set"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY must be set"),
+        ({"SMS_BACKEND": "outbox"}, "must not be 'outbox'"),
+        ({"EMAIL_BACKEND": "outbox"}, "must not be 'outbox'"),
+        ({"PUBLIC_BASE_URL": "http://responder.example.org"}, "must be an https:// address"),
+    ],
+)
+def test_production_refuses_to_start_half_configured(monkeypatch, env, message):
+    good = {
+        "SECRET_KEY": "x" * 40,
+        "SMS_BACKEND": "twilio",
+        "EMAIL_BACKEND": "smtp",
+        "PUBLIC_BASE_URL": "https://responder.example.org",
+    }
+    for name, value in {**good, **env}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as stopped:
+        create_app("production", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert message in str(stopped.value) and "\n" not in str(stopped.value)
+
+
+def test_every_page_sends_protective_headers(client):
+    response = client.get("/login")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_pages_have_no_inline_scripts(client, make_user):
+    import re
+
+    user = make_user()
+    sign_in(client, user.email, PASSWORD)
+    for path in ("/login", "/", "/incidents/new", "/incidents"):
+        html = client.get(path).get_data(as_text=True)
+        scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.S)
+        assert all("src=" in attributes and not body.strip() for attributes, body in scripts), path
