@@ -11,10 +11,11 @@ TEST_DATABASE_URL_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .PHONY: run test test-pg lint format assets deps dev-deps clean bench
 
+run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: deps assets
 	$(FLASK) db upgrade
-	$(FLASK) playbooks check
 	$(FLASK) demo seed
+	$(FLASK) playbooks check
 	@echo ""
 	@echo "Responder is starting at http://$(HOST):$(PORT)  (dev outbox: http://$(HOST):$(PORT)/dev/outbox)"
 	@echo ""
