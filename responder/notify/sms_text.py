@@ -97,8 +97,9 @@ def shorten_to_fit(
     def fits(keep: int) -> bool:
         return segment_count(to_gsm7(as_sent(shortened(keep)))) <= max_segments
 
-    if fits(len(value)):
-        return render(value)
+    whole = render(value)
+    if segment_count(to_gsm7(as_sent(whole))) <= max_segments:
+        return whole
     # The longest prefix that fits: binary search, as fitting only gets easier as it shrinks.
     low, high = 0, len(value) - 1
     while low < high:
