@@ -30,6 +30,12 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+def no_nul(value: str) -> None:
+    """PostgreSQL cannot store the NUL character in text."""
+    if "\x00" in value:
+        raise ValidationError("Must not contain the NUL character (\\u0000).")
+
+
 class IncidentInputSchema(Schema):
     """``POST /api/v1/incidents``. Unknown fields are refused so typos are not silently lost."""
 
@@ -39,8 +45,8 @@ class IncidentInputSchema(Schema):
     local_authority = fields.String(required=True)
     type = fields.String(required=True, validate=validate.OneOf([t.value for t in IncidentType]))
     occurred_at = fields.AwareDateTime(required=True)
-    location = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    summary = fields.String(load_default="", validate=validate.Length(max=5000))
+    location = fields.String(required=True, validate=[validate.Length(min=1, max=200), no_nul])
+    summary = fields.String(load_default="", validate=[validate.Length(max=5000), no_nul])
     youngest_age = fields.Integer(
         strict=True, allow_none=True, load_default=None, validate=validate.Range(min=0, max=120)
     )

@@ -133,7 +133,8 @@ class IncidentForm(FlaskForm):
         ],
     )
     exercise = BooleanField("This is an exercise, not a real incident", widget=GovCheckboxInput())
-    submission_key = HiddenField()
+    # Set by the form itself; a longer one was tampered with (and would not fit its column).
+    submission_key = HiddenField(validators=[Length(max=64, message="Reload this page and try again")])
     submit = SubmitField("Open incident and alert agencies", widget=GovSubmitInput())
 
     def __init__(self, *args, local_authorities: dict[str, str], **kwargs):

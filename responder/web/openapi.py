@@ -37,6 +37,7 @@ def _error(description: str, schema: str = "Error") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+MALFORMED = _error("The request itself is malformed (for example, a NUL character in the address)")
 UNAUTHORISED = _error("No valid API token: send Authorization: Bearer <token>")
 TOO_LARGE = _error("The request body is over the size limit (1 MiB)")
 REFERENCE = {
@@ -99,6 +100,7 @@ def _open_incident() -> dict[str, Any]:
                     }
                 },
             },
+            "400": MALFORMED,
             "401": UNAUTHORISED,
             "413": TOO_LARGE,
             "422": _error("Invalid input: messages per field, and nothing was written", "ValidationErrors"),
@@ -116,6 +118,7 @@ def _incident_detail() -> dict[str, Any]:
                 "description": "The incident",
                 "content": {"application/json": {"schema": "IncidentDetail"}},
             },
+            "400": MALFORMED,
             "401": UNAUTHORISED,
             "404": _error("No incident has that reference"),
         },
