@@ -29,7 +29,12 @@ def _env_bool(name: str, default: bool) -> bool:
 
 def _env_int(name: str, default: int) -> int:
     value = _env(name)
-    return int(value) if value is not None else default
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"Responder cannot start: {name} must be a whole number, not {value!r}.") from None
 
 
 def _dev_secret_key() -> str:
@@ -51,7 +56,8 @@ class Config:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
         self.SECRET_KEY = _env("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'responder.db'}")
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # hide_parameters: a database error must not copy personal fields into a log line.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
         self.PLAYBOOKS_DIR = _env("PLAYBOOKS_DIR", str(BASE_DIR / "playbooks"))
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
         self.TIMEZONE = _env("TIMEZONE", "Europe/London")
@@ -104,6 +110,26 @@ class Config:
         self.MAX_CONTENT_LENGTH = 1024 * 1024
         self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_ENABLED = True
+        # Information governance (responder.sharing, responder.retention): the lawful
+        # basis recorded for an export when the manager states none; how long personal
+        # fields are kept after an incident closes (exercises much less).
+        self.EXPORT_SHARING_BASIS = _env("EXPORT_SHARING_BASIS", "s115-cda-1998")
+        self.RETENTION_MONTHS = _env_int("RETENTION_MONTHS", 24)
+        self.EXERCISE_RETENTION_DAYS = _env_int("EXERCISE_RETENTION_DAYS", 30)
+        self.RETENTION_PURGE_TIME = _env("RETENTION_PURGE_TIME", "03:30")  # local time, daily
+        # Operations (responder.structured_logs, responder.web.metrics, /healthz):
+        # JSON log lines (or "text"); a bearer token for /metrics (without one, only
+        # loopback may read it); when /healthz reports degraded.
+        self.LOG_FORMAT = _env("LOG_FORMAT", "json")
+        self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+        self.LOG_REQUESTS = _env_bool("LOG_REQUESTS", True)
+        self.METRICS_TOKEN = _env("METRICS_TOKEN")
+        self.HEALTH_EXPECT_SCHEDULER = _env_bool("HEALTH_EXPECT_SCHEDULER", False)
+        self.HEALTH_SCHEDULER_STALE_SECONDS = _env_int("HEALTH_SCHEDULER_STALE_SECONDS", 60)
+        self.HEALTH_OUTBOX_MAX_AGE_SECONDS = _env_int("HEALTH_OUTBOX_MAX_AGE_SECONDS", 600)
+        # Behind a reverse proxy: how many proxies set X-Forwarded-* (0: trust none).
+        self.PROXY_FIX_HOPS = _env_int("PROXY_FIX_HOPS", 0)
+        self.STARTUP_DATABASE_CHECK = _env_bool("STARTUP_DATABASE_CHECK", False)
 
 
 class DevelopmentConfig(Config):
@@ -141,6 +167,9 @@ class ProductionConfig(Config):
         self.SESSION_COOKIE_SECURE = True
         self.REMEMBER_COOKIE_SECURE = True
         self.PREFERRED_URL_SCHEME = "https"
+        # A production web process expects a scheduler somewhere, and a reachable database.
+        self.HEALTH_EXPECT_SCHEDULER = _env_bool("HEALTH_EXPECT_SCHEDULER", True)
+        self.STARTUP_DATABASE_CHECK = _env_bool("STARTUP_DATABASE_CHECK", True)
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -7,8 +7,10 @@ from typing import Any
 import click
 from flask import Flask
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, INSTANCE_DIR, config_for
+from responder import startup_checks, structured_logs
 from responder.extensions import csrf, db, limiter, login_manager, migrate
 
 MIGRATIONS_DIR = BASE_DIR / "migrations"
@@ -21,8 +23,13 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     if overrides:
         app.config.update(overrides)
     _refuse_unsafe_production(app)
+    startup_checks.refuse_bad_settings(app)
+    structured_logs.init_app(app)
+    _trust_proxy_headers(app)
 
     db.init_app(app)
+    if app.config["STARTUP_DATABASE_CHECK"]:
+        startup_checks.require_database(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -59,6 +66,16 @@ def _init_templates(app: Flask) -> None:
     from responder.web import filters
 
     filters.register(app)
+
+
+def _trust_proxy_headers(app: Flask) -> None:
+    """Behind PROXY_FIX_HOPS reverse proxies, take the client address and scheme from X-Forwarded-*.
+
+    Never more hops than there are proxies: a client could forge the rest.
+    """
+    hops = app.config["PROXY_FIX_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def _refuse_unsafe_production(app: Flask) -> None:

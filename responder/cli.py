@@ -20,6 +20,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(retention_cli)
+    app.cli.add_command(backup_command)
 
 
 # --- playbooks ---------------------------------------------------------------
@@ -233,3 +235,38 @@ def scheduler_run() -> None:
     from responder.scheduling.runtime import run_scheduler_process
 
     run_scheduler_process(current_app._get_current_object())
+
+
+# --- retention and backups -----------------------------------------------------
+
+retention_cli = click.Group("retention", help="Removing personal data once incidents are old enough.")
+
+
+@retention_cli.command("purge")
+@click.option("--dry-run", is_flag=True, help="List what would change; change nothing.")
+def retention_purge(dry_run: bool) -> None:
+    """Replace personal fields of incidents closed longer ago than the retention period.
+
+    RETENTION_MONTHS after closing (exercises: EXERCISE_RETENTION_DAYS).
+    References, times, states and figures are kept. The scheduler runs this daily.
+    """
+    from responder.retention import purge_due
+
+    results = purge_due(dry_run=dry_run)
+    for result in results:
+        click.echo(("would purge " if dry_run else "purged ") + result.describe())
+    verb = "would be purged" if dry_run else "purged"
+    click.echo(f"{len(results)} incident(s) {verb}." if results else "Nothing is due for purging.")
+
+
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path) -> None:
+    """Copy the SQLite database to FILE while the service runs (PostgreSQL: use pg_dump)."""
+    from responder.backup import BackupError, backup_database
+
+    try:
+        report = backup_database(file)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(str(report))

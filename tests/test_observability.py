@@ -21,7 +21,8 @@ from responder.extensions import db
 from responder.models import Message, ResponseChannel, SchedulerLease
 from responder.notify.outbox import rendered_body
 from responder.scheduling.firing import fire_due_actions
-from responder.scheduling.runtime import JOBS_TABLE, SchedulerRuntime
+from responder.scheduling.job_store import JOBS_TABLE
+from responder.scheduling.runtime import SchedulerRuntime
 from responder.users import issue_api_token
 
 from .conftest import PASSWORD

@@ -213,7 +213,8 @@ def test_the_scheduler_purges_daily_at_the_configured_local_time(app, closed_res
     import time
 
     from responder.scheduling import jobs
-    from responder.scheduling.runtime import JOBS_TABLE, SchedulerRuntime
+    from responder.scheduling.job_store import JOBS_TABLE
+    from responder.scheduling.runtime import SchedulerRuntime
 
     app.config.update(SCHEDULER_RECONCILE_SECONDS=1, SCHEDULER_LEASE_SECONDS=3, OUTBOX_SWEEP_SECONDS=3600)
     runtime = SchedulerRuntime(app)

@@ -54,9 +54,10 @@ def test_every_alert_at_opening_is_recorded_with_the_playbooks_basis(incident):
     assert youth.shared_by == f"user:{incident.opened_by.email}"
     assert youth.at == OPENED
     police = next(share for share in shares if share.agency_key == "wmp-birmingham")
-    assert police.lawful_basis == incident.playbook_snapshot["regional"]["agencies"]["wmp-birmingham"][
-        "sharing_basis"
-    ]
+    assert (
+        police.lawful_basis
+        == incident.playbook_snapshot["regional"]["agencies"]["wmp-birmingham"]["sharing_basis"]
+    )
     # Names, numbers and addresses are not part of the record: roles are.
     contact = agency(incident, "bham-youth-service").lead_contact
     for share in shares:
@@ -66,11 +67,21 @@ def test_every_alert_at_opening_is_recorded_with_the_playbooks_basis(incident):
 def test_a_share_without_a_basis_is_refused_and_nothing_is_sent(incident, make_user):
     with pytest.raises(SharingRefused, match="no lawful basis"):
         sharing.record_share(
-            incident, category=sharing.ALERT, recipient="someone", channel="sms", basis=None, shared_by="system"
+            incident,
+            category=sharing.ALERT,
+            recipient="someone",
+            channel="sms",
+            basis=None,
+            shared_by="system",
         )
     with pytest.raises(SharingRefused, match="not a known basis"):
         sharing.record_share(
-            incident, category=sharing.ALERT, recipient="someone", channel="sms", basis="gut-feeling", shared_by="x"
+            incident,
+            category=sharing.ALERT,
+            recipient="someone",
+            channel="sms",
+            basis="gut-feeling",
+            shared_by="x",
         )
     db.session.rollback()
 
@@ -78,7 +89,8 @@ def test_a_share_without_a_basis_is_refused_and_nothing_is_sent(incident, make_u
     snapshot = dict(incident.playbook_snapshot)
     playbook = dict(snapshot["playbook"])
     playbook["agencies"] = {
-        key: {k: v for k, v in value.items() if k != "sharing_basis"} for key, value in playbook["agencies"].items()
+        key: {k: v for k, v in value.items() if k != "sharing_basis"}
+        for key, value in playbook["agencies"].items()
     }
     snapshot["playbook"] = playbook
     incident.playbook_snapshot = snapshot
@@ -177,7 +189,9 @@ def test_exports_are_recorded_with_the_stated_or_configured_basis(app, client, i
     assert all(s.recipient == s.shared_by == f"user:{manager.email}" for s in shares)
 
 
-def test_an_export_without_a_basis_is_refused_and_nothing_is_recorded(app, client, incident, make_user, login):
+def test_an_export_without_a_basis_is_refused_and_nothing_is_recorded(
+    app, client, incident, make_user, login
+):
     login(make_user("manager"))
     app.config["EXPORT_SHARING_BASIS"] = None
     before = (count(SharingRecord), count(TimelineEvent))
@@ -202,7 +216,9 @@ def test_managers_read_and_download_the_sharing_record(client, incident, make_us
 
     download = client.get(f"/incidents/{incident.reference}/sharing.csv")
     assert download.status_code == 200
-    assert download.headers["Content-Disposition"].endswith(f'filename="{incident.reference}-sharing-record.csv"')
+    assert download.headers["Content-Disposition"].endswith(
+        f'filename="{incident.reference}-sharing-record.csv"'
+    )
     assert download.headers["Cache-Control"] == "no-store"
     body = download.get_data()
     assert body.startswith("\ufeff".encode())
@@ -210,7 +226,7 @@ def test_managers_read_and_download_the_sharing_record(client, incident, make_us
     assert rows[0] == list(sharing.CSV_HEADER)
     assert len(rows) - 1 == len(records(incident))
     purposes = [row[sharing.CSV_HEADER.index("Purpose")] for row in rows[1:]]
-    assert "'=HYPERLINK(\"http://x\")" in purposes
+    assert '\'=HYPERLINK("http://x")' in purposes
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
 
 
@@ -218,3 +234,9 @@ def test_officers_cannot_read_the_sharing_record(client, incident, make_user, lo
     login(make_user("officer"))
     assert client.get(f"/incidents/{incident.reference}/sharing").status_code == 403
     assert client.get(f"/incidents/{incident.reference}/sharing.csv").status_code == 403
+
+
+def test_the_incident_page_links_managers_to_the_sharing_record(client, incident, make_user, login):
+    login(make_user("manager"))
+    page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
+    assert f'href="/incidents/{incident.reference}/sharing"' in page

@@ -7,7 +7,7 @@ chronology a review panel reads) and in the access log.
 
 from __future__ import annotations
 
-from responder import timeline
+from responder import sharing, timeline
 from responder.audit import record_access
 from responder.models import Incident, User
 
@@ -22,10 +22,28 @@ FORMAT_NAMES = {
 }
 
 
-def record_export(incident: Incident, user: User, export_format: str, *, redacted: bool) -> None:
-    """Write the export on the timeline and the access log, and commit, before anything is produced."""
+def record_export(
+    incident: Incident,
+    user: User,
+    export_format: str,
+    *,
+    redacted: bool,
+    basis: str | None,
+    purpose: str = "",
+) -> None:
+    """Write the export on the timeline, the sharing record and the access log, and commit,
+    before anything is produced. Refused (SharingRefused, nothing written) without a lawful basis."""
     variant = "redacted" if redacted else "full"
     what = FORMAT_NAMES[export_format]
+    sharing.record_share(
+        incident,
+        category=f"incident export ({variant}): {what}",
+        recipient=timeline.actor_for_user(user),
+        channel=sharing.DOWNLOAD,
+        basis=basis,
+        shared_by=timeline.actor_for_user(user),
+        purpose=purpose,
+    )
     timeline.record(
         incident,
         EXPORTED,

@@ -43,3 +43,17 @@ def sweep_outbox_job() -> None:
         return
     report = sweep_outbox(runtime.app)
     log.info("outbox sweep: %s", report)
+
+
+def retention_purge_job() -> None:
+    """The daily retention purge (responder.retention): personal fields of long-closed incidents."""
+    from responder.scheduling.runtime import leading_runtime
+
+    runtime = leading_runtime()
+    if runtime is None:
+        return
+    from responder.retention import purge_due
+
+    with runtime.app.app_context():
+        results = purge_due()
+    log.info("retention purge: %s incident(s) purged", len(results))

@@ -242,6 +242,17 @@ class SchedulerRuntime:
             jobstore="memory",
             replace_existing=True,
         )
+        hour, _, minute = self.app.config["RETENTION_PURGE_TIME"].partition(":")
+        scheduler.add_job(
+            jobs.retention_purge_job,
+            "cron",
+            hour=int(hour),
+            minute=int(minute or 0),
+            timezone=self.app.config["TIMEZONE"],
+            id="retention-purge",
+            jobstore="memory",
+            replace_existing=True,
+        )
 
     # --- work (called from jobs) -----------------------------------------------
 

@@ -10,7 +10,16 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 
-from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    stream_with_context,
+)
 from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -24,6 +33,7 @@ from responder.exports.report_pdf import report_pdf
 from responder.exports.tension_chart import tension_drawing, tension_svg
 from responder.incidents import get_incident
 from responder.models import LOCAL_AUTHORITIES, Incident, Role
+from responder.sharing import SharingRefused
 from responder.web.access import role_required
 
 bp = Blueprint("exports", __name__)
@@ -123,7 +133,19 @@ def _export(reference: str, export_format: str) -> tuple[Incident, Redaction]:
     if incident is None:
         abort(404)
     redacted = request.args.get("redacted", "").lower() in ("1", "true", "yes")
-    record_export(incident, current_user._get_current_object(), export_format, redacted=redacted)
+    # A manager may state the basis and purpose (?basis=...&purpose=...); else the configured basis.
+    basis = request.args.get("basis") or current_app.config.get("EXPORT_SHARING_BASIS")
+    try:
+        record_export(
+            incident,
+            current_user._get_current_object(),
+            export_format,
+            redacted=redacted,
+            basis=basis,
+            purpose=request.args.get("purpose", ""),
+        )
+    except SharingRefused as refused:
+        abort(make_response(_bad_request({"basis": [str(refused)]})))
     return incident, for_incident(incident, redacted=redacted)
 
 
