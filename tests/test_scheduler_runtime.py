@@ -21,8 +21,9 @@ from responder.clock import now_utc
 from responder.extensions import db
 from responder.models import ActionKind, ActionState, EventKind, TimedAction, TimelineEvent
 from responder.scheduling import add_action
+from responder.scheduling.job_store import JOBS_TABLE
 from responder.scheduling.lease import Lease
-from responder.scheduling.runtime import JOBS_TABLE, SchedulerRuntime, embedded_runtime, job_id
+from responder.scheduling.runtime import SchedulerRuntime, embedded_runtime, job_id
 
 FAST = {"SCHEDULER_RECONCILE_SECONDS": 1, "SCHEDULER_LEASE_SECONDS": 3, "OUTBOX_SWEEP_SECONDS": 3600}
 

@@ -76,17 +76,13 @@ def fire_timed_action(action_id: int) -> Fired | None:
     Needs an app context. Never raises for a failing action: the failure is
     recorded on the row, and the next sweep tries again (up to MAX_ATTEMPTS).
     """
-    subject = db.session.execute(
-        select(
-            TimedAction.state, TimedAction.incident_id, TimedAction.activation_id, TimedAction.check_in_id
-        ).where(TimedAction.id == action_id)
-    ).one_or_none()
-    if subject is None or subject.state != ActionState.PENDING:
+    action = db.session.get(TimedAction, action_id, populate_existing=True)
+    if action is None or action.state != ActionState.PENDING:
         db.session.rollback()
         return None
+    now = now_utc()
     try:
-        _lock_subject(subject)
-        claimed = _claim(action_id)
+        claimed = _claim(action, now)
     except SQLAlchemyError:
         # Busy or unreachable database: not the action's fault; the next sweep retries.
         db.session.rollback()
@@ -96,7 +92,7 @@ def fire_timed_action(action_id: int) -> Fired | None:
         db.session.rollback()
         return None
     try:
-        fired = _carry_out(action_id)
+        fired = _carry_out(action, now)
         db.session.commit()
     except Exception as error:
         db.session.rollback()
@@ -129,44 +125,54 @@ def late_note(action: TimedAction) -> str:
     return f" (this ran {_duration_words(late)} late: the scheduler was not running when it was due)"
 
 
-def _lock_subject(subject) -> None:
-    """PostgreSQL row locks, in the documented order; SQLite ignores FOR UPDATE."""
-    db.session.execute(
-        select(Incident.id).where(Incident.id == subject.incident_id).with_for_update(read=True)
-    ).all()
-    if subject.activation_id is not None:
-        db.session.execute(
-            select(Activation.id).where(Activation.id == subject.activation_id).with_for_update()
-        ).all()
-    if subject.check_in_id is not None:
-        db.session.execute(
-            select(CheckIn.id).where(CheckIn.id == subject.check_in_id).with_for_update()
-        ).all()
+def _claim(action: TimedAction, now: datetime) -> bool:
+    """Take the action, with what it is about read fresh (and on PostgreSQL locked) around it.
 
-
-def _claim(action_id: int) -> bool:
-    now = now_utc()
+    PostgreSQL: lock the subjects first, in the documented order, then the
+    conditional UPDATE. SQLite has no row locks; its one write lock comes
+    with the UPDATE, so the subjects are read after it, inside that lock.
+    """
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        _load_subjects(action)
     claimed = db.session.execute(
         update(TimedAction)
-        .where(TimedAction.id == action_id, TimedAction.state == ActionState.PENDING)
+        .where(TimedAction.id == action.id, TimedAction.state == ActionState.PENDING)
         .values(state=ActionState.FIRED, fired_at=now, attempts=TimedAction.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
+    if claimed == 1 and not postgres:
+        _load_subjects(action)
     return claimed == 1
 
 
-def _carry_out(action_id: int) -> Fired:
-    action = db.session.get(TimedAction, action_id, populate_existing=True)
-    action.lateness_seconds = max((action.fired_at - action.due_at).total_seconds(), 0.0)
-    # Everything the action reads must be current, not what this session saw earlier.
-    db.session.refresh(action.incident)
-    for subject in (action.activation, action.check_in):
-        if subject is not None:
-            db.session.refresh(subject)
+def _load_subjects(action: TimedAction) -> None:
+    """The incident (shared lock), then the activation or check-in, fresh from the database."""
+
+    def load(model, row_id: int, **lock) -> None:
+        db.session.execute(
+            select(model)
+            .where(model.id == row_id)
+            .with_for_update(**lock)
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+
+    load(Incident, action.incident_id, read=True)
+    if action.activation_id is not None:
+        load(Activation, action.activation_id)
+    if action.check_in_id is not None:
+        load(CheckIn, action.check_in_id)
+
+
+def _carry_out(action: TimedAction, now: datetime) -> Fired:
+    # The claim wrote these; the ORM copy says so too, so the flush below keeps them.
+    action.fired_at = now
+    action.attempts += 1
+    action.lateness_seconds = max((now - action.due_at).total_seconds(), 0.0)
     if action.incident.status in INCIDENT_OVER:
         result = Result.cancel(f"not needed: the incident is {action.incident.status.replace('_', ' ')}")
     else:
-        result = _handler(action.kind)(action, action.fired_at)
+        result = _handler(action.kind)(action, now)
     action.state = ActionState.CANCELLED if result.cancelled else ActionState.FIRED
     action.outcome = result.outcome[:200]
     action.last_error = None

@@ -43,7 +43,6 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
@@ -53,11 +52,11 @@ from responder.extensions import db
 from responder.models import ActionState, TimedAction
 from responder.scheduling import jobs
 from responder.scheduling.firing import fire_timed_action
+from responder.scheduling.job_store import TimedActionJobStore, build_job_store
 from responder.scheduling.lease import Lease, new_holder_name
 
 log = logging.getLogger(__name__)
 
-JOBS_TABLE = "apscheduler_jobs"  # excluded from Alembic in migrations/env.py
 MIN_HORIZON = timedelta(minutes=10)
 STANDBY_POLL_SECONDS = 1.0
 _EMBEDDED_KEY = "responder.scheduler"
@@ -107,7 +106,7 @@ class SchedulerRuntime:
         # Jobs ask the leader's thread to add jobs: an APScheduler call from inside
         # a job can deadlock its shutdown, which holds the job-store lock while it waits.
         self._wanted: queue.SimpleQueue[tuple[int, datetime | None]] = queue.SimpleQueue()
-        self._jobstore: SQLAlchemyJobStore | None = None
+        self._jobstore: TimedActionJobStore | None = None
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -302,19 +301,10 @@ class SchedulerRuntime:
 
     def _stored_job_ids(self) -> set[str]:
         # Straight from the table: the scheduler's own lookup takes a lock its shutdown holds.
-        table = self._jobstore.jobs_t
-        with self._jobstore.engine.connect() as conn:
-            return set(conn.scalars(sa.select(table.c.id)))
+        return self._jobstore.stored_job_ids()
 
 
-def build_job_store(app: Flask) -> SQLAlchemyJobStore:
-    """APScheduler's table in the application database, on an engine of its own
-    (the job store disposes of its engine when the scheduler shuts down)."""
-    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], pool_pre_ping=True)
-    return SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)
-
-
-def build_scheduler(app: Flask, job_store: SQLAlchemyJobStore) -> BackgroundScheduler:
+def build_scheduler(app: Flask, job_store: TimedActionJobStore) -> BackgroundScheduler:
     """APScheduler 3, late jobs never dropped; in-memory jobs for housekeeping and overdue actions."""
     return BackgroundScheduler(
         jobstores={"default": job_store, "memory": MemoryJobStore()},
