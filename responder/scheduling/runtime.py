@@ -287,7 +287,8 @@ class SchedulerRuntime:
                 created += 1
         report = ReconcileReport(len(rows), created, overdue, time.perf_counter() - started)
         self.last_reconcile = report
-        log.info("scheduler %s: reconciled: %s", self.holder, report)
+        level = logging.INFO if created or overdue else logging.DEBUG
+        log.log(level, "scheduler %s: reconciled: %s", self.holder, report)
         return report
 
     def _time(self, action_id: int, due_at: datetime, now: datetime) -> None:
@@ -306,6 +307,8 @@ class SchedulerRuntime:
 
 def build_scheduler(app: Flask, job_store: TimedActionJobStore) -> BackgroundScheduler:
     """APScheduler 3, late jobs never dropped; in-memory jobs for housekeeping and overdue actions."""
+    # Two lines per job run at INFO drown everything else; the outcome is on the row.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return BackgroundScheduler(
         jobstores={"default": job_store, "memory": MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(app.config["SCHEDULER_WORKERS"])},
@@ -321,7 +324,6 @@ def run_scheduler_process(app: Flask) -> None:
     """``flask --app wsgi scheduler run``: lead or stand by until SIGTERM or Ctrl-C."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job is noise
     runtime = SchedulerRuntime(app)
 
     def stop(signum, frame) -> None:
