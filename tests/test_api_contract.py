@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 
@@ -89,3 +91,18 @@ def test_a_wrong_method_is_answered_405_with_the_allowed_methods(client, method,
     response = client.open(path, method=method)
     assert response.status_code == 405
     assert allowed <= {name.strip() for name in response.headers["Allow"].split(",")}
+
+
+@pytest.mark.parametrize("escape", ["\\u0000", "\\ud800", "\\udfff"])
+@pytest.mark.parametrize("field", ["location", "summary"])
+def test_text_no_database_can_hold_is_refused_with_422(client, token, field, escape):
+    """JSON can spell a NUL or half a UTF-16 pair; either used to end in a 500."""
+    body = json.dumps({**BODY, field: "PROBE-TEXT"}).replace("PROBE-TEXT", f"probe{escape} text")
+    response = client.post(
+        "/api/v1/incidents",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 422 and field in response.json["errors"]
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 0

@@ -30,10 +30,16 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-def no_nul(value: str) -> None:
-    """PostgreSQL cannot store the NUL character in text."""
+def storable_text(value: str) -> None:
+    """Text a database can hold: no NUL character, and no half of a UTF-16 pair.
+
+    JSON may spell both (``\\u0000``, a lone ``\\ud800``); PostgreSQL refuses
+    NUL and neither database can encode a lone surrogate.
+    """
     if "\x00" in value:
         raise ValidationError("Must not contain the NUL character (\\u0000).")
+    if any("\ud800" <= character <= "\udfff" for character in value):
+        raise ValidationError("Must be valid Unicode text (a lone \\ud800-\\udfff escape is not).")
 
 
 class IncidentInputSchema(Schema):
@@ -45,8 +51,8 @@ class IncidentInputSchema(Schema):
     local_authority = fields.String(required=True)
     type = fields.String(required=True, validate=validate.OneOf([t.value for t in IncidentType]))
     occurred_at = fields.AwareDateTime(required=True)
-    location = fields.String(required=True, validate=[validate.Length(min=1, max=200), no_nul])
-    summary = fields.String(load_default="", validate=[validate.Length(max=5000), no_nul])
+    location = fields.String(required=True, validate=[validate.Length(min=1, max=200), storable_text])
+    summary = fields.String(load_default="", validate=[validate.Length(max=5000), storable_text])
     youngest_age = fields.Integer(
         strict=True, allow_none=True, load_default=None, validate=validate.Range(min=0, max=120)
     )

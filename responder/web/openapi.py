@@ -131,5 +131,6 @@ def _refine(schemas: dict[str, Any]) -> None:
         schemas[name]["required"] = sorted(schemas[name]["properties"])
     incoming = schemas["IncidentInput"]["properties"]
     incoming["local_authority"]["enum"] = sorted(current_playbooks().playbooks)
-    incoming["location"]["pattern"] = r"\S"  # not blank
+    incoming["location"]["pattern"] = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"  # not blank, no NUL
+    incoming["summary"]["pattern"] = r"^[^\u0000]*$"
     incoming["occurred_at"]["description"] = "With a time zone offset; not in the future"
