@@ -213,6 +213,11 @@ def unanswered_check_ins(incident: Incident) -> list[CheckIn]:
     return sorted(rows, key=lambda row: row.missed_at is None)
 
 
+def overdue_check_ins(incident: Incident) -> list[CheckIn]:
+    """Reminded and still unanswered, not yet flagged as missed."""
+    return [c for c in unanswered_check_ins(incident) if c.reminded_at is not None and c.missed_at is None]
+
+
 def tension_trend(incident: Incident) -> list[TensionReading]:
     return list(
         db.session.scalars(

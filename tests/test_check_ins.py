@@ -277,6 +277,10 @@ def test_no_answer_gets_one_reminder_then_is_flagged_for_the_manager(client, inc
     assert "reminder" in rendered_body(reminders[0]).lower()
     fire_at(REMINDER + timedelta(minutes=30))
     assert len(check_in_messages("check_in_reminder")) == len(reminders)  # one reminder only
+    with freeze_time(REMINDER + timedelta(minutes=31)):
+        login(make_user("manager"))
+        page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
+    assert "Reminded, still no answer:" in page and "Birmingham Youth Service (4h, reminded 03:50" in page
 
     fire_at(FLAG)
     check_in = db.session.scalars(select(CheckIn).where(CheckIn.activation_id == youth.id)).one()
@@ -287,7 +291,6 @@ def test_no_answer_gets_one_reminder_then_is_flagged_for_the_manager(client, inc
     assert any("Birmingham Youth Service: the 4 hours check-in is missed" in e.detail for e in missed)
 
     with freeze_time(FLAG + timedelta(minutes=1)):
-        login(make_user("manager"))
         page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
     assert "Missed check-ins" in page and "Birmingham Youth Service (4h)" in page
 

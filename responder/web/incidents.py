@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from responder import incident_view
 from responder.audit import record_access
+from responder.check_ins import overdue_check_ins
 from responder.clock import local_zone, now_utc
 from responder.extensions import db
 from responder.incidents import get_incident, open_incident
@@ -105,6 +106,7 @@ def show(reference: str):
         upcoming=upcoming_actions(incident),
         describe_action=describe,
         missed_check_ins=_missed_check_ins(incident),
+        overdue_check_ins=overdue_check_ins(incident),
         now=now_utc(),
     )
 
