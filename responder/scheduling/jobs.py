@@ -30,19 +30,16 @@ def reconcile_job() -> None:
 
 
 def sweep_outbox_job() -> None:
-    """The outbox dispatcher's catch-all pass (responder.notify.dispatcher, issue 3)."""
+    """The outbox dispatcher's catch-all pass: messages left by a crash, or due a retry."""
+    from responder.notify.dispatcher import sweep_outbox
     from responder.scheduling.runtime import leading_runtime
 
     runtime = leading_runtime()
     if runtime is None:
         return
-    try:
-        from responder.notify.dispatcher import sweep_outbox
-    except ImportError:
-        log.warning("no outbox dispatcher installed: queued messages are not being swept")
-        return
     report = sweep_outbox(runtime.app)
-    log.info("outbox sweep: %s", report)
+    if report.sent or report.retrying or report.failed:
+        log.info("outbox sweep: %s", report)
 
 
 def retention_purge_job() -> None:

@@ -118,7 +118,13 @@ class SchedulerRuntime:
         poll = min(STANDBY_POLL_SECONDS, self.lease_period.total_seconds() / 2)
         while not self._stop.is_set():
             if self._acquire(lease):
-                self._lead(lease)
+                try:
+                    self._lead(lease)
+                except Exception:
+                    # The database went away mid-start, say. Keep trying: a scheduler
+                    # thread that died quietly would drop every action from now on.
+                    log.exception("scheduler %s: failed while leading; trying again", self.holder)
+                    self._stop.wait(poll)
             else:
                 if self.state != "standby":
                     log.info("scheduler %s: standby, waiting for the lease", self.holder)
@@ -156,7 +162,8 @@ class SchedulerRuntime:
         finally:
             # Running jobs finish (they only queue requests now); queued requests are
             # dropped: their rows are still pending, so the next leader's sweep has them.
-            self.scheduler.shutdown(wait=True)
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=True)
             # APScheduler's loop looks for due jobs once more after the store has
             # closed its engine; close what that reopened.
             self._jobstore.engine.dispose()
@@ -174,25 +181,34 @@ class SchedulerRuntime:
                 action_id, run_at = self._wanted.get(timeout=0.25)
             except queue.Empty:
                 continue
-            if run_at is None:
-                # Due already: a stored job would only be written and deleted again.
-                self.scheduler.add_job(
-                    jobs.fire_timed_action_job,
-                    args=[action_id],
-                    id=f"overdue-{action_id}",
-                    jobstore="memory",
-                    replace_existing=True,
+            try:
+                self._add_job(action_id, run_at)
+            except Exception:
+                # The row is still pending: the next sweep asks again.
+                log.warning(
+                    "scheduler %s: could not add a job for action %s", self.holder, action_id, exc_info=True
                 )
-            else:
-                self.scheduler.add_job(
-                    jobs.fire_timed_action_job,
-                    "date",
-                    run_date=run_at,
-                    args=[action_id],
-                    id=job_id(action_id),
-                    jobstore="default",
-                    replace_existing=True,
-                )
+
+    def _add_job(self, action_id: int, run_at: datetime | None) -> None:
+        if run_at is None:
+            # Due already: a stored job would only be written and deleted again.
+            self.scheduler.add_job(
+                jobs.fire_timed_action_job,
+                args=[action_id],
+                id=f"overdue-{action_id}",
+                jobstore="memory",
+                replace_existing=True,
+            )
+        else:
+            self.scheduler.add_job(
+                jobs.fire_timed_action_job,
+                "date",
+                run_date=run_at,
+                args=[action_id],
+                id=job_id(action_id),
+                jobstore="default",
+                replace_existing=True,
+            )
 
     def jobs_waiting_to_be_added(self) -> bool:
         return not self._wanted.empty()
