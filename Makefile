@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 TEST_DATABASE_URL_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint format assets deps dev-deps clean bench
+.PHONY: run test test-pg e2e e2e-deps audit lint format assets deps dev-deps clean bench
 
 run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: deps assets
@@ -29,6 +29,24 @@ test: dev-deps assets
 # The same suite against PostgreSQL (CI runs this after `make test`).
 test-pg: dev-deps assets
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL_PG) $(BIN)/pytest
+
+# From the outside (CI runs this after `make test`): browser journeys with axe-core checks on
+# Debian's Chromium, schemathesis against the live API, the server's log searched for secrets.
+CHROMIUM ?= /usr/bin/chromium
+e2e: e2e-deps assets
+	RESPONDER_E2E=1 CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/e2e
+
+# Debian's chromium, not a test tool's own browser download; sudo only when not root.
+e2e-deps: dev-deps node_modules/.package-lock.json
+	@test -x $(CHROMIUM) || { \
+	  echo "Installing Debian's chromium for the browser journeys"; \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	}
+
+# Known vulnerabilities in requirements.txt (says so, and passes, when the advisory data is out of reach).
+audit: dev-deps
+	$(BIN)/python .ci/audit-dependencies
 
 lint: dev-deps
 	$(BIN)/ruff check .
