@@ -59,7 +59,9 @@ class Outcome:
     handed_to: str | None = None  # the rung alerted after a decline, e.g. "deputy"
 
 
-def acknowledge(activation: Activation, contact: Contact, channel: ResponseChannel, note: str = "") -> Outcome:
+def acknowledge(
+    activation: Activation, contact: Contact, channel: ResponseChannel, note: str = ""
+) -> Outcome:
     """Cover ``activation`` on behalf of ``contact``; harmless to repeat."""
     if _incident_closed(activation):
         return _refuse_late(activation, contact, channel, "acknowledgement")
@@ -97,7 +99,9 @@ def acknowledge(activation: Activation, contact: Contact, channel: ResponseChann
         data={"contact_id": contact.id},
     )
     _stop_escalation(activation)
-    lifecycle.mark_active(activation.incident, f"contact:{contact.key}", f"{activation.agency_name} is covering")
+    lifecycle.mark_active(
+        activation.incident, f"contact:{contact.key}", f"{activation.agency_name} is covering"
+    )
     queue_response_notice(activation, f"{activation.agency_name} has acknowledged", urgent=False)
     db.session.commit()
     return Outcome("acknowledged", activation, contact, at)
@@ -162,7 +166,9 @@ def alerted_contacts(activation: Activation) -> list[Contact]:
         db.session.scalars(
             select(Contact)
             .join(AccessToken, AccessToken.contact_id == Contact.id)
-            .where(AccessToken.activation_id == activation.id, AccessToken.purpose == TokenPurpose.ACKNOWLEDGE)
+            .where(
+                AccessToken.activation_id == activation.id, AccessToken.purpose == TokenPurpose.ACKNOWLEDGE
+            )
             .distinct()
         )
     )

@@ -20,7 +20,9 @@ from responder.models import Activation
 
 CODE_RANGE = range(1000, 10000)
 
-_REPLY = re.compile(r"^\s*(?P<verb>[a-z]+)[\s.,:;!-]*(?P<code>\d{4})?(?!\d)[\s.,:;!-]*(?P<rest>.*)$", re.I | re.S)
+_REPLY = re.compile(
+    r"^\s*(?P<verb>[a-z]+)[\s.,:;!-]*(?P<code>\d{4})?(?!\d)[\s.,:;!-]*(?P<rest>.*)$", re.I | re.S
+)
 ACKNOWLEDGE_WORDS = {"yes", "y", "ack", "ok", "confirm", "confirmed"}
 DECLINE_WORDS = {"no", "n", "decline", "declined"}
 

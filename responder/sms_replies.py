@@ -15,14 +15,18 @@ from responder.extensions import db
 from responder.models import AccessToken, Activation, Contact, IncidentStatus, ResponseChannel, TokenPurpose
 from responder.reply_codes import Reply, parse_reply
 
-HOW_TO_REPLY = "Reply YES and the 4-digit code from your alert to confirm (e.g. YES 4821), or NO, the code and a reason."
+HOW_TO_REPLY = (
+    "Reply YES and the 4-digit code from your alert to confirm (e.g. YES 4821), or NO, the code and a reason."
+)
 
 
 def answer_sms(from_number: str, text: str) -> str:
     """Act on one inbound SMS and return the text to send back."""
     contacts = _contacts_with_phone(from_number)
     if not contacts:
-        return "Responder: this number is not in the contact directory, so nothing was recorded. " + _duty_line()
+        return (
+            "Responder: this number is not in the contact directory, so nothing was recorded. " + _duty_line()
+        )
     reply = parse_reply(text)
     if reply is None:
         return f"Responder: sorry, we did not understand that. {HOW_TO_REPLY}"

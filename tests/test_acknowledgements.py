@@ -37,7 +37,8 @@ def state_of_the_world() -> dict:
     """Everything an acknowledgement could change."""
     return {
         "activations": sorted(
-            (a.id, a.state, a.acknowledged_by_id, a.escalation_level) for a in db.session.scalars(select(Activation))
+            (a.id, a.state, a.acknowledged_by_id, a.escalation_level)
+            for a in db.session.scalars(select(Activation))
         ),
         "responses": db.session.scalar(select(func.count()).select_from(AgencyResponse)),
         "events": db.session.scalar(select(func.count()).select_from(TimelineEvent)),
@@ -117,7 +118,9 @@ def test_the_officer_and_duty_manager_are_told_once_without_personal_data(client
 
 def test_a_decline_by_the_lead_alerts_the_deputy_at_once(client, incident):
     path = link_for(incident, "bham-youth-service")
-    response = client.post(path, data={"action": "decline", "decline-reason": "unavailable", "decline-detail": "on leave"})
+    response = client.post(
+        path, data={"action": "decline", "decline-reason": "unavailable", "decline-detail": "on leave"}
+    )
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "The deputy has been alerted." in page
     activation = db.session.scalar(select(Activation).where(Activation.agency_key == "bham-youth-service"))
@@ -139,7 +142,9 @@ def test_a_decline_by_the_lead_alerts_the_deputy_at_once(client, incident):
 
 
 def test_the_deputy_can_then_acknowledge_for_the_agency(client, incident):
-    client.post(link_for(incident, "bham-youth-service"), data={"action": "decline", "decline-reason": "unavailable"})
+    client.post(
+        link_for(incident, "bham-youth-service"), data={"action": "decline", "decline-reason": "unavailable"}
+    )
     client.post(link_for(incident, "bham-youth-service", role="deputy"), data={"action": "acknowledge"})
     activation = db.session.scalar(select(Activation).where(Activation.agency_key == "bham-youth-service"))
     assert activation.state == "covered" and activation.acknowledged_by.key == "bham-youth-deputy"
@@ -149,7 +154,9 @@ def test_declining_twice_hands_on_once(client, incident):
     path = link_for(incident, "bham-youth-service")
     client.post(path, data={"action": "decline", "decline-reason": "not_our_area"})
     before = state_of_the_world()
-    page = client.post(path, data={"action": "decline", "decline-reason": "not_our_area"}, follow_redirects=True)
+    page = client.post(
+        path, data={"action": "decline", "decline-reason": "not_our_area"}, follow_redirects=True
+    )
     assert "You already declined" in page.get_data(as_text=True)
     assert state_of_the_world() == before
 
@@ -243,7 +250,10 @@ def test_a_burst_of_guesses_is_rate_limited_but_real_use_is_not(make_app, incide
     client = app.test_client()
     path = link_for(incident, "bham-youth-service")
     with app.app_context():
-        real_use = [client.get(path).status_code, client.post(path, data={"action": "acknowledge"}).status_code]
+        real_use = [
+            client.get(path).status_code,
+            client.post(path, data={"action": "acknowledge"}).status_code,
+        ]
         real_use.append(client.get(path).status_code)
         assert 429 not in real_use
         guesses = [client.get(f"/a/guess{n:04d}guess{n:04d}guess").status_code for n in range(60)]
@@ -251,7 +261,9 @@ def test_a_burst_of_guesses_is_rate_limited_but_real_use_is_not(make_app, incide
     assert set(guesses) <= {404, 429}
 
 
-@pytest.mark.skipif(not is_postgres(__import__("os").environ.get("TEST_DATABASE_URL", "")), reason="PostgreSQL only")
+@pytest.mark.skipif(
+    not is_postgres(__import__("os").environ.get("TEST_DATABASE_URL", "")), reason="PostgreSQL only"
+)
 def test_concurrent_acknowledgements_give_one_covered_state_and_one_event(app, incident):
     from responder import acks
     from responder.models import ResponseChannel

@@ -27,7 +27,9 @@ def ack_link(incident, agency_key):
 
     activation = next(a for a in incident.activations if a.agency_key == agency_key)
     sms = db.session.scalar(
-        select(Message).where(Message.activation_id == activation.id, Message.channel == "sms", Message.kind == "alert")
+        select(Message).where(
+            Message.activation_id == activation.id, Message.channel == "sms", Message.kind == "alert"
+        )
     )
     return re.search(r"http://responder\.test(/a/\S+)", rendered_body(sms)).group(1)
 
@@ -60,7 +62,10 @@ def test_the_live_endpoint_returns_only_what_changed_since_the_cursor(client, in
 def test_the_timeline_filters_by_kind_and_orders_both_ways(client, incident, officer):
     client.post(ack_link(incident, "bham-youth-service"), data={"action": "acknowledge"})
     only_acks = client.get(f"/incidents/{incident.reference}?kind=acknowledgements").get_data(as_text=True)
-    assert "app-timeline__item--acknowledged" in only_acks and "app-timeline__item--alert_queued" not in only_acks
+    assert (
+        "app-timeline__item--acknowledged" in only_acks
+        and "app-timeline__item--alert_queued" not in only_acks
+    )
     newest = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
     oldest = client.get(f"/incidents/{incident.reference}?order=oldest").get_data(as_text=True)
     first_new = re.search(r'data-event-id="(\d+)"', newest).group(1)
@@ -92,14 +97,18 @@ def test_actions_round_trip_through_the_manage_page(client, incident, officer):
     assert client.get(f"/incidents/{incident.reference}/manage").status_code == 200
     bad = client.post(f"/incidents/{incident.reference}/tension", data={"level": "volcanic", "reason": ""})
     assert bad.status_code == 422 and "Select a level" in bad.get_data(as_text=True)
-    good = client.post(f"/incidents/{incident.reference}/tension", data={"level": "high", "reason": "Posts online"})
+    good = client.post(
+        f"/incidents/{incident.reference}/tension", data={"level": "high", "reason": "Posts online"}
+    )
     assert good.status_code == 303
     meeting = client.post(
         f"/incidents/{incident.reference}/meetings",
         data={"title": "24-hour strategy meeting", "attendees": "WMP\nYouth Service", "actions": "Patrols"},
     )
     assert meeting.status_code == 303
-    area = client.post(f"/incidents/{incident.reference}/areas", data={"local_authority": "sandwell", "reason": "home"})
+    area = client.post(
+        f"/incidents/{incident.reference}/areas", data={"local_authority": "sandwell", "reason": "home"}
+    )
     assert area.status_code == 303
     page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
     assert "Sandwell" in page and "24-hour strategy meeting" in page

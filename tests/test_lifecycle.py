@@ -31,14 +31,16 @@ def manager(make_user):
 
 
 def events(kind: str) -> list[TimelineEvent]:
-    return list(db.session.scalars(select(TimelineEvent).where(TimelineEvent.kind == kind).order_by(TimelineEvent.id)))
+    return list(
+        db.session.scalars(select(TimelineEvent).where(TimelineEvent.kind == kind).order_by(TimelineEvent.id))
+    )
 
 
 def pending_actions(incident) -> int:
     return db.session.scalar(
-        select(func.count()).select_from(TimedAction).where(
-            TimedAction.incident_id == incident.id, TimedAction.state == "pending"
-        )
+        select(func.count())
+        .select_from(TimedAction)
+        .where(TimedAction.incident_id == incident.id, TimedAction.state == "pending")
     )
 
 
@@ -119,7 +121,9 @@ def test_resume_after_standing_down(incident, officer):
 def test_updates_tension_and_meetings_go_on_the_timeline(incident, officer):
     lifecycle.post_update(incident, officer, "Vigil planned for Saturday")
     lifecycle.change_tension(incident, officer, "critical", "Posts threatening retaliation")
-    lifecycle.record_meeting(incident, officer, "24-hour strategy meeting", ["WMP", "Youth Service"], ["Patrols"])
+    lifecycle.record_meeting(
+        incident, officer, "24-hour strategy meeting", ["WMP", "Youth Service"], ["Patrols"]
+    )
     assert events("update_posted")[0].detail == "Vigil planned for Saturday"
     assert incident.tension == "critical"
     assert "from medium to critical" in events("tension_changed")[-1].detail
@@ -158,11 +162,20 @@ def test_an_agency_from_the_playbook_can_be_added_once(incident, officer):
 
 def test_an_ad_hoc_agency_needs_a_lawful_basis_and_a_known_contact(incident, officer):
     with pytest.raises(ActivationError, match="lawful basis"):
-        activations.add_ad_hoc_agency(incident, officer, "Mosque committee", "bham-csp-lead", "", "faith liaison")
+        activations.add_ad_hoc_agency(
+            incident, officer, "Mosque committee", "bham-csp-lead", "", "faith liaison"
+        )
     with pytest.raises(ActivationError, match="No active contact"):
-        activations.add_ad_hoc_agency(incident, officer, "Mosque committee", "nobody", "consent", "faith liaison")
-    added = activations.add_ad_hoc_agency(incident, officer, "Mosque committee", "bham-csp-lead", "consent", "liaison")
-    assert added.agency_key == "adhoc-mosque-committee" and "sharing basis: Consent" in events("agency_added")[0].detail
+        activations.add_ad_hoc_agency(
+            incident, officer, "Mosque committee", "nobody", "consent", "faith liaison"
+        )
+    added = activations.add_ad_hoc_agency(
+        incident, officer, "Mosque committee", "bham-csp-lead", "consent", "liaison"
+    )
+    assert (
+        added.agency_key == "adhoc-mosque-committee"
+        and "sharing basis: Consent" in events("agency_added")[0].detail
+    )
 
 
 def test_a_second_local_authority_adds_its_agencies_without_alerting_shared_ones_twice(incident, officer):
@@ -171,11 +184,16 @@ def test_a_second_local_authority_adds_its_agencies_without_alerting_shared_ones
     sandwell = plan_response(playbooks, "sandwell", facts)
     before = {a.agency_key for a in incident.activations}
     shared = before & {a.key for a in sandwell.agencies}
-    alerts_before = db.session.scalar(select(func.count()).select_from(Message).where(Message.kind == "alert"))
+    alerts_before = db.session.scalar(
+        select(func.count()).select_from(Message).where(Message.kind == "alert")
+    )
     added = activations.add_local_authority(incident, officer, "sandwell", "Young person lives in Smethwick")
     assert incident.local_authorities == ["birmingham", "sandwell"]
     assert {a.agency_key for a in added} == {a.key for a in sandwell.agencies} - before
-    keys = [a.agency_key for a in db.session.scalars(select(Activation).where(Activation.incident_id == incident.id))]
+    keys = [
+        a.agency_key
+        for a in db.session.scalars(select(Activation).where(Activation.incident_id == incident.id))
+    ]
     assert len(keys) == len(set(keys))
     alerts_after = db.session.scalar(select(func.count()).select_from(Message).where(Message.kind == "alert"))
     assert alerts_after - alerts_before == 2 * len(added)
@@ -191,4 +209,7 @@ def test_a_cross_border_agency_escalates_to_its_own_duty_manager(incident, offic
 
     added = activations.add_local_authority(incident, officer, "sandwell", "lives there")
     sandwell_agency = next(a for a in added if a.source == "sandwell")
-    assert ladder(sandwell_agency)[2].role == incident.playbook_snapshot["additional"]["sandwell"]["duty_manager"]
+    assert (
+        ladder(sandwell_agency)[2].role
+        == incident.playbook_snapshot["additional"]["sandwell"]["duty_manager"]
+    )

@@ -16,8 +16,27 @@ from responder.reply_codes import parse_reply
 from .test_playbook_validation import MINIMAL_BIRMINGHAM, MINIMAL_REGIONAL
 
 KEYS = st.sampled_from(
-    ["local_authority", "name", "code", "duty_manager", "agencies", "support_offers", "activation", "steps",
-     "when", "type", "at", "do", "ack_within", "lead", "deputy", "sector", "sharing_basis", "provider", "x"]
+    [
+        "local_authority",
+        "name",
+        "code",
+        "duty_manager",
+        "agencies",
+        "support_offers",
+        "activation",
+        "steps",
+        "when",
+        "type",
+        "at",
+        "do",
+        "ack_within",
+        "lead",
+        "deputy",
+        "sector",
+        "sharing_basis",
+        "provider",
+        "x",
+    ]
 )
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-10, 10_000), st.floats(allow_nan=True), st.text(max_size=20)
@@ -91,7 +110,11 @@ def test_reply_parsing_never_crashes_and_codes_are_four_digits(text):
         assert reply.code is None or (len(reply.code) == 4 and reply.code.isdigit())
 
 
-@given(st.sampled_from(["yes", "YES", "Yes", "ack", "ACK", "y"]), st.integers(1000, 9999), st.text(" \t", max_size=3))
+@given(
+    st.sampled_from(["yes", "YES", "Yes", "ack", "ACK", "y"]),
+    st.integers(1000, 9999),
+    st.text(" \t", max_size=3),
+)
 def test_acknowledgements_with_a_code_are_understood_whatever_the_case_and_spacing(word, code, space):
     reply = parse_reply(f"{space}{word}{space} {code}{space}")
     assert reply is not None and reply.verb == "acknowledge" and reply.code == str(code)

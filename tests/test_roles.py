@@ -92,7 +92,10 @@ def test_the_role_by_route_matrix(app, make_incident, make_user, role):
     client = app.test_client()
     if role != "anonymous":
         user = make_user(role)
-        assert client.post("/login", data={"email": user.email, "password": "correct-horse-battery"}).status_code == 302
+        assert (
+            client.post("/login", data={"email": user.email, "password": "correct-horse-battery"}).status_code
+            == 302
+        )
     for endpoint, method, path in requests_for(app, incident):
         needed = MINIMUM_ROLE[endpoint]
         if needed == PUBLIC or endpoint == "auth.logout":

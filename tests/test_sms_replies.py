@@ -46,7 +46,9 @@ def incident(make_incident, signed_app):
     return make_incident()
 
 
-@pytest.mark.parametrize("text", ["YES {code}", "yes {code}", "  Ack   {code}  ", "ACK {code}", "Yes. {code}!", "y{code}"])
+@pytest.mark.parametrize(
+    "text", ["YES {code}", "yes {code}", "  Ack   {code}  ", "ACK {code}", "Yes. {code}!", "y{code}"]
+)
 def test_yes_or_ack_with_the_code_acknowledges(client, incident, text):
     youth = activation("bham-youth-service")
     reply = answer(send(client, youth.lead_contact.phone, text.format(code=youth.reply_code)))
@@ -129,8 +131,12 @@ def test_unsigned_or_forged_requests_are_refused(client, incident, signature):
 
 def test_a_signature_for_other_parameters_is_refused(client, incident):
     youth = activation("bham-youth-service")
-    other = RequestValidator(AUTH_TOKEN).compute_signature(URL, {"From": youth.lead_contact.phone, "Body": "NO"})
-    assert send(client, youth.lead_contact.phone, f"YES {youth.reply_code}", signature=other).status_code == 403
+    other = RequestValidator(AUTH_TOKEN).compute_signature(
+        URL, {"From": youth.lead_contact.phone, "Body": "NO"}
+    )
+    assert (
+        send(client, youth.lead_contact.phone, f"YES {youth.reply_code}", signature=other).status_code == 403
+    )
 
 
 def test_reply_codes_are_unique_among_open_activations(make_incident):
@@ -145,7 +151,9 @@ def test_the_sms_tells_the_lead_how_to_reply(incident):
     from responder.models import Message
 
     youth = activation("bham-youth-service")
-    sms = db.session.scalar(select(Message).where(Message.activation_id == youth.id, Message.channel == "sms"))
+    sms = db.session.scalar(
+        select(Message).where(Message.activation_id == youth.id, Message.channel == "sms")
+    )
     assert sms.body.endswith(f"or reply YES {youth.reply_code}")
 
 

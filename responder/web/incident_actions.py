@@ -55,7 +55,10 @@ def manage(reference: str):
 @role_required(Role.OFFICER)
 def post_update(reference: str):
     return _act(
-        reference, "post_update", lambda i, f: lifecycle.post_update(i, current_user, f.text.data), "Update posted"
+        reference,
+        "post_update",
+        lambda i, f: lifecycle.post_update(i, current_user, f.text.data),
+        "Update posted",
     )
 
 

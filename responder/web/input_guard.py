@@ -19,9 +19,9 @@ def register(app: Flask) -> None:
     def refuse_nul_characters() -> None:
         if NUL in request.path or _holds_nul(request.args):
             abort(400)
-        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            if _holds_nul(request.form):
-                abort(400)
+        is_form = request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+        if is_form and _holds_nul(request.form):
+            abort(400)
 
 
 def _holds_nul(values: MultiDict) -> bool:
