@@ -10,7 +10,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, INSTANCE_DIR, config_for
-from responder import startup_checks, structured_logs
+from responder import log_redaction, startup_checks, structured_logs
 from responder.extensions import csrf, db, limiter, login_manager, migrate
 
 MIGRATIONS_DIR = BASE_DIR / "migrations"
@@ -41,6 +41,8 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     # from explaining what is wrong; everywhere else it stops the app.
     registry.init_app(app, strict=click.get_current_context(silent=True) is None)
 
+    # Request lines carry link tokens; these loggers write request lines.
+    log_redaction.install("werkzeug", "gunicorn.access", "gunicorn.error")
     _init_templates(app)
     from responder import cli, web
 
