@@ -181,8 +181,11 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def new_context(browser, live_server) -> Iterator:
-    """Open a browser context (a separate person): ``new_context(phone=True)``."""
+def new_context(browser, live_server, request) -> Iterator:
+    """Open a browser context (a separate person): ``new_context(phone=True)``.
+
+    When the test fails, every page still open is photographed as it was.
+    """
     opened: list[BrowserContext] = []
 
     def make(phone: bool = False) -> BrowserContext:
@@ -192,8 +195,23 @@ def new_context(browser, live_server) -> Iterator:
         return context
 
     yield make
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        folder = SCREENSHOTS / request.node.name
+        folder.mkdir(parents=True, exist_ok=True)
+        pages = [page for context in opened for page in context.pages]
+        for number, page in enumerate(pages, start=1):
+            page.screenshot(path=str(folder / f"failed-{number:02d}.png"), full_page=True)
     for context in opened:
         context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test, so fixtures can tell whether it failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 @pytest.fixture
