@@ -116,3 +116,45 @@ def test_unknown_incident_is_a_json_404(client, token):
     response = client.get("/api/v1/incidents/BHM-2026-9999", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 404
     assert response.is_json
+
+
+@pytest.fixture
+def manager_token(make_user, directory):
+    return issue_api_token(make_user("manager"))
+
+
+def close(client, reference, token, body):
+    return client.post(
+        f"/api/v1/incidents/{reference}/close", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def test_a_manager_closes_an_incident_through_the_api(client, token, manager_token):
+    reference = post(client, BODY, token).json["reference"]
+    response = close(client, reference, manager_token, {"reason": "Review complete"})
+    assert response.status_code == 200, response.json
+    assert response.json["status"] == "closed"
+    assert any(
+        "Status changed from open to closed: Review complete" in e["detail"]
+        for e in response.json["timeline"]
+    )
+    again = close(client, reference, manager_token, {"reason": "again"})
+    assert again.status_code == 409 and "is closed" in again.json["error"]
+
+
+def test_an_officer_token_cannot_close(client, token):
+    reference = post(client, BODY, token).json["reference"]
+    assert close(client, reference, token, {"reason": "done"}).status_code == 403
+    assert db.session.scalar(select(Incident)).status == "open"
+
+
+@pytest.mark.parametrize("body", [{}, {"reason": "  "}, {"reason": 5}, {"reason": "ok", "extra": 1}])
+def test_closing_needs_a_reason(client, token, manager_token, body):
+    reference = post(client, BODY, token).json["reference"]
+    response = close(client, reference, manager_token, body)
+    assert response.status_code == 422
+    assert db.session.scalar(select(Incident)).status == "open"
+
+
+def test_closing_an_unknown_incident_is_404(client, manager_token):
+    assert close(client, "BHM-2026-9999", manager_token, {"reason": "x"}).status_code == 404

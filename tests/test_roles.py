@@ -25,6 +25,7 @@ MINIMUM_ROLE = {
     "sms_inbound.inbound_sms": PUBLIC,
     "api.create_incident": PUBLIC,
     "api.incident_detail": PUBLIC,
+    "api.close_incident": PUBLIC,
     "api.openapi_description": PUBLIC,
     "auth.logout": "officer",
     "dev.outbox": "officer",

@@ -10,11 +10,13 @@ from flask import Blueprint, abort, g, jsonify, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from responder import lifecycle
 from responder.clock import now_utc
 from responder.extensions import csrf, db
 from responder.incidents import get_incident, open_incident
+from responder.lifecycle import LifecycleError
 from responder.models import ApiToken, Role, User
-from responder.web.api_schemas import IncidentDetailSchema, IncidentInputSchema
+from responder.web.api_schemas import CloseInputSchema, IncidentDetailSchema, IncidentInputSchema
 from responder.web.openapi import build_spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -85,10 +87,35 @@ def create_incident():
 @bp.get("/incidents/<reference>")
 @token_required()
 def incident_detail(reference: str):
+    return jsonify(IncidentDetailSchema().dump(_visible_incident(reference)))
+
+
+@bp.post("/incidents/<reference>/close")
+@token_required(Role.MANAGER)
+def close_incident(reference: str):
+    """Close an incident (managers): everything still scheduled is cancelled."""
+    incident = _visible_incident(reference)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return jsonify({"errors": {"_body": ["Send a JSON object"]}}), 422
+    try:
+        reason = CloseInputSchema().load(payload)["reason"]
+    except ValidationError as error:
+        return jsonify({"errors": error.messages}), 422
+    try:
+        lifecycle.close(incident, g.api_user, reason)
+    except LifecycleError as error:
+        return _error(409, str(error))
+    return jsonify(IncidentDetailSchema().dump(incident))
+
+
+def _visible_incident(reference: str):
     incident = get_incident(reference)
     if incident is None:
         abort(404)
-    return jsonify(IncidentDetailSchema().dump(incident))
+    if not g.api_user.may_see(incident.local_authorities):
+        abort(403)
+    return incident
 
 
 @bp.get("/openapi.json")

@@ -82,6 +82,20 @@ class IncidentInputSchema(Schema):
         return IncidentReport(**data)
 
 
+class CloseInputSchema(Schema):
+    """``POST /api/v1/incidents/<ref>/close``: why the response is over."""
+
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=1000), storable_text])
+
+    @validates("reason")
+    def _not_blank(self, value: str, **kwargs) -> None:
+        if not value.strip():
+            raise ValidationError("Must not be blank.")
+
+
 class ActivationSchema(Schema):
     class Meta:
         unknown = EXCLUDE

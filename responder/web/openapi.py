@@ -13,7 +13,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
 from responder.playbooks.registry import current_playbooks
-from responder.web.api_schemas import IncidentDetailSchema, IncidentInputSchema
+from responder.web.api_schemas import CloseInputSchema, IncidentDetailSchema, IncidentInputSchema
 
 OPENAPI_VERSION = "3.0.3"
 # Every field of these is always present in a response (null where allowed).
@@ -73,10 +73,12 @@ def build_spec() -> dict[str, Any]:
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     spec.components.schema("IncidentInput", schema=IncidentInputSchema)
     spec.components.schema("IncidentDetail", schema=IncidentDetailSchema)
+    spec.components.schema("CloseInput", schema=CloseInputSchema)
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.schema("ValidationErrors", schema=ValidationErrorsSchema)
     spec.path(path="/api/v1/incidents", operations={"post": _open_incident()})
     spec.path(path="/api/v1/incidents/{reference}", operations={"get": _incident_detail()})
+    spec.path(path="/api/v1/incidents/{reference}/close", operations={"post": _close_incident()})
     document = spec.to_dict()
     _refine(document["components"]["schemas"])
     return document
@@ -120,7 +122,27 @@ def _incident_detail() -> dict[str, Any]:
             },
             "400": MALFORMED,
             "401": UNAUTHORISED,
+            "403": _error("The incident is in a local authority this account may not see"),
             "404": _error("No incident has that reference"),
+        },
+    }
+
+
+def _close_incident() -> dict[str, Any]:
+    return {
+        "summary": "Close an incident (managers): everything still scheduled is cancelled",
+        "operationId": "closeIncident",
+        "parameters": [REFERENCE],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": "CloseInput"}}},
+        "responses": {
+            "200": {"description": "Closed", "content": {"application/json": {"schema": "IncidentDetail"}}},
+            "400": MALFORMED,
+            "401": UNAUTHORISED,
+            "403": _error("Only a manager can close an incident, or the incident is in another area"),
+            "404": _error("No incident has that reference"),
+            "409": _error("The incident is already closed"),
+            "413": TOO_LARGE,
+            "422": _error("Invalid input: messages per field, and nothing was written", "ValidationErrors"),
         },
     }
 
@@ -134,3 +156,4 @@ def _refine(schemas: dict[str, Any]) -> None:
     incoming["location"]["pattern"] = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"  # not blank, no NUL
     incoming["summary"]["pattern"] = r"^[^\u0000]*$"
     incoming["occurred_at"]["description"] = "With a time zone offset; not in the future"
+    schemas["CloseInput"]["properties"]["reason"]["pattern"] = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
