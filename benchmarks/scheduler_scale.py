@@ -101,7 +101,7 @@ def main() -> None:
 
     print(
         f"memory: {rss_before:.0f} MiB before the scheduler started, {rss_after:.0f} MiB after the batch "
-        f"(+{rss_after - rss_before:.0f} MiB)"
+        f"({rss_after - rss_before:+.0f} MiB)"
     )
     print(
         f"batch of {len(lateness)} due at the same second: lateness p50 {percentile(lateness, 50):.3f} s, "
