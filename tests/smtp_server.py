@@ -13,6 +13,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class _Handler:
         self._server = server
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self._server.requires_login and not session.authenticated:
+            return "530 5.7.0 Authentication required"
         if address in self._server.refused:
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
@@ -47,14 +50,31 @@ class _Handler:
 
 
 class RecordingSmtpServer:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    """With ``login=(user, password)`` it refuses mail until the client has logged in with them."""
+
+    def __init__(self, host: str = "127.0.0.1", login: tuple[str, str] | None = None) -> None:
         self.host = host
         self.port = _free_port(host)
         self.refused: set[str] = set()
+        self.logins: list[str] = []
         self._lock = threading.Lock()
         self._received: list[ReceivedEmail] = []
         self._busy_left = 0
-        self._controller = Controller(_Handler(self), hostname=host, port=self.port)
+        auth = {}
+        if login is not None:
+            # Plain-text login is fine on loopback; production servers insist on TLS first.
+            auth = {"authenticator": self._authenticator(login), "auth_require_tls": False}
+        self.requires_login = login is not None
+        self._controller = Controller(_Handler(self), hostname=host, port=self.port, **auth)
+
+    def _authenticator(self, expected: tuple[str, str]):
+        def check(server, session, envelope, mechanism, auth_data) -> AuthResult:
+            given = (auth_data.login.decode(), auth_data.password.decode())
+            with self._lock:
+                self.logins.append(given[0])
+            return AuthResult(success=given == expected)
+
+        return check
 
     def start(self) -> RecordingSmtpServer:
         self._controller.start()

@@ -15,6 +15,8 @@ from responder.extensions import db
 from responder.models import Channel, Contact, EventKind, Message, MessageState, TimelineEvent
 from responder.notify.delivery import RetryPolicy
 
+from .smtp_server import RecordingSmtpServer
+
 LEAD = "bham-youth-lead"  # Birmingham Youth Service, activated by every test incident
 
 
@@ -248,3 +250,30 @@ def test_one_message_that_cannot_be_recorded_does_not_stop_the_sweep(
 
     assert report.sent == 19 and report.retrying == 1
     assert message_to(LEAD, Channel.SMS).state == MessageState.SENDING  # until its lease runs out
+
+
+def test_the_mail_server_login_is_used_when_configured(real_providers, make_incident, send_outbox):
+    server = RecordingSmtpServer(login=("responder", "mail-password")).start()
+    try:
+        real_providers.config.update(
+            SMTP_PORT=server.port, SMTP_USERNAME="responder", SMTP_PASSWORD="mail-password"
+        )
+        make_incident()
+        send_outbox()
+        assert len(server.received) == 10 and set(server.logins) == {"responder"}
+    finally:
+        server.stop()
+
+
+def test_a_refused_mail_login_is_retried_not_failed(real_providers, make_incident, send_outbox):
+    server = RecordingSmtpServer(login=("responder", "mail-password")).start()
+    try:
+        real_providers.config.update(SMTP_PORT=server.port, SMTP_USERNAME="responder", SMTP_PASSWORD="wrong")
+        make_incident()
+        send_outbox()
+    finally:
+        server.stop()
+    email = message_to(LEAD, Channel.EMAIL)
+    # Fixing the settings lets the retry succeed, so it is not the lead's failure.
+    assert email.state == MessageState.PENDING and email.last_error
+    assert timeline(EventKind.MESSAGE_FAILED) == []
