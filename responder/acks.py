@@ -28,6 +28,7 @@ from responder.models import (
     ResponseChannel,
     ResponseKind,
 )
+from responder.notify.dispatcher import wake_dispatcher
 from responder.notify.outbox import queue_response_notice
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ def acknowledge(
     )
     queue_response_notice(activation, f"{activation.agency_name} has acknowledged", urgent=False)
     db.session.commit()
+    wake_dispatcher()
     return Outcome("acknowledged", activation, contact, at)
 
 
@@ -155,6 +157,7 @@ def decline(activation: Activation, contact: Contact, channel: ResponseChannel, 
     after = f"; the {handed_to} has been alerted" if handed_to else ""
     queue_response_notice(activation, f"{activation.agency_name} has declined{after}", urgent=True)
     db.session.commit()
+    wake_dispatcher()  # the next rung's alert goes now, not at the next sweep
     return Outcome("declined", activation, contact, at, handed_to)
 
 
