@@ -78,7 +78,7 @@ def add_ad_hoc_agency(
         raise ActivationError("Choose the lawful basis for sharing incident information with this agency.")
     if db.session.scalar(select(Contact).where(Contact.key == lead_role, Contact.active.is_(True))) is None:
         raise ActivationError(f"No active contact with role {lead_role!r} in the contact directory.")
-    key = "adhoc-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "agency")
+    key = _ad_hoc_key(name, "agency")
     agency = Agency(
         key=key,
         name=name.strip(),
@@ -103,7 +103,7 @@ def add_playbook_offer(incident: Incident, user: User, offer_key: str) -> OfferA
 
 
 def add_ad_hoc_offer(incident: Incident, user: User, name: str, provider_key: str) -> OfferActivation:
-    key = "adhoc-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "offer")
+    key = _ad_hoc_key(name, "offer")
     offer = Offer(key=key, name=name.strip(), provider=provider_key, source=incident.local_authority)
     row = offer_support(incident, offer, timeline.actor_for_user(user))
     if row is None:
@@ -214,6 +214,11 @@ def _activate(
         agency_key=agency.key,
     )
     return activation
+
+
+def _ad_hoc_key(name: str, fallback: str) -> str:
+    """A stable id for something no playbook names, e.g. "adhoc-mosque-committee"."""
+    return "adhoc-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or fallback)
 
 
 def _active_contacts(keys: set[str]) -> dict[str, Contact]:
