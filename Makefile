@@ -24,11 +24,11 @@ run: deps assets
 test: dev-deps assets
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=10
 
 # The same suite against PostgreSQL (CI runs this after `make test`).
 test-pg: dev-deps assets
-	TEST_DATABASE_URL=$(TEST_DATABASE_URL_PG) $(BIN)/pytest
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL_PG) $(BIN)/pytest --durations=10
 
 # From the outside (CI runs this after `make test`): browser journeys with axe-core checks on
 # Debian's Chromium, schemathesis against the live API, the server's log searched for secrets.

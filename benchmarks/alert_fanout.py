@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from responder import create_app  # noqa: E402
-from responder.contacts import import_contacts  # noqa: E402
+from responder.accounts.users import create_user, issue_api_token  # noqa: E402
+from responder.directory.contacts import import_contacts  # noqa: E402
 from responder.extensions import db  # noqa: E402
 from responder.notify.dispatcher import stop_dispatcher  # noqa: E402
-from responder.users import create_user, issue_api_token  # noqa: E402
 
 LEADS = 40
 PROVIDER_DELAY_MS = 200

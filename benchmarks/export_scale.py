@@ -40,12 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from responder import create_app  # noqa: E402
-from responder.contacts import import_contacts  # noqa: E402
+from responder.accounts.users import create_user  # noqa: E402
 from responder.demo import DEMO_CONTACTS  # noqa: E402
+from responder.directory.contacts import import_contacts  # noqa: E402
 from responder.extensions import db  # noqa: E402
-from responder.incidents import IncidentReport, open_incident  # noqa: E402
+from responder.incidents.opening import IncidentReport, open_incident  # noqa: E402
 from responder.models import Contact, TimelineEvent  # noqa: E402
-from responder.users import create_user  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000)
 MEMORY_GROWTH_TARGET_MB = 50

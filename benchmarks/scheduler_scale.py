@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 from responder import create_app  # noqa: E402
 from responder.clock import now_utc  # noqa: E402
-from responder.contacts import import_contacts  # noqa: E402
 from responder.demo import DEMO_CONTACTS  # noqa: E402
+from responder.directory.contacts import import_contacts  # noqa: E402
 from responder.extensions import db  # noqa: E402
-from responder.incidents import IncidentReport, open_incident  # noqa: E402
+from responder.incidents.opening import IncidentReport, open_incident  # noqa: E402
 from responder.models import ActionKind, ActionState, Incident, Message, TimedAction  # noqa: E402
 from responder.scheduling import add_action  # noqa: E402
 from responder.scheduling.runtime import SchedulerRuntime  # noqa: E402

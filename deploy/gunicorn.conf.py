@@ -37,8 +37,8 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms %({x-request-
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "responder.structured_logs.JsonFormatter"}},
-    "handlers": {"json": {"class": "responder.structured_logs.ResponderLogHandler", "formatter": "json"}},
+    "formatters": {"json": {"()": "responder.operations.structured_logs.JsonFormatter"}},
+    "handlers": {"json": {"class": "responder.operations.structured_logs.ResponderLogHandler", "formatter": "json"}},
     "root": {"level": "INFO", "handlers": []},
     "loggers": {
         "gunicorn.error": {"level": loglevel.upper(), "handlers": ["json"], "propagate": False},

@@ -10,8 +10,8 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, INSTANCE_DIR, config_for
-from responder import log_redaction, startup_checks, structured_logs
 from responder.extensions import csrf, db, limiter, login_manager, migrate
+from responder.operations import log_redaction, startup_checks, structured_logs
 
 MIGRATIONS_DIR = BASE_DIR / "migrations"
 

@@ -33,7 +33,7 @@ playbooks_cli = click.Group("playbooks", help="Check playbooks and preview what 
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 def playbooks_check(directory: str | None) -> None:
     """Validate playbooks; print FILE:LINE: field.path: message per problem (exit 1)."""
-    from responder.contacts import active_role_keys
+    from responder.directory.contacts import active_role_keys
     from responder.playbooks import PlaybookError, load_playbooks, roles_without_contacts
 
     directory = directory or current_app.config["PLAYBOOKS_DIR"]
@@ -130,7 +130,7 @@ users_cli = click.Group("users", help="Staff accounts.")
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
 def users_create(email: str, role: str, name: str | None, password_stdin: bool) -> None:
     """Create a staff user; the password is read from standard input."""
-    from responder.users import UserError, create_user
+    from responder.accounts.users import UserError, create_user
 
     password = sys.stdin.readline().rstrip("\r\n")
     try:
@@ -144,7 +144,7 @@ def users_create(email: str, role: str, name: str | None, password_stdin: bool) 
 @click.argument("email")
 def users_token(email: str) -> None:
     """Print a new API bearer token for EMAIL (shown once; only its hash is kept)."""
-    from responder.users import find_user, issue_api_token
+    from responder.accounts.users import find_user, issue_api_token
 
     user = find_user(email)
     if user is None:
@@ -161,7 +161,7 @@ contacts_cli = click.Group("contacts", help="The contact directory.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def contacts_import(file: Path) -> None:
     """Import FILE.csv (key,name,phone,email,local_authority). Good rows are kept."""
-    from responder.contacts import import_contacts
+    from responder.directory.contacts import import_contacts
 
     try:
         text = file.read_text(encoding="utf-8")
@@ -250,7 +250,7 @@ def retention_purge(dry_run: bool) -> None:
     RETENTION_MONTHS after closing (exercises: EXERCISE_RETENTION_DAYS).
     References, times, states and figures are kept. The scheduler runs this daily.
     """
-    from responder.retention import purge_due
+    from responder.governance.retention import purge_due
 
     results = purge_due(dry_run=dry_run)
     for result in results:
@@ -263,7 +263,7 @@ def retention_purge(dry_run: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def backup_command(file: Path) -> None:
     """Copy the SQLite database to FILE while the service runs (PostgreSQL: use pg_dump)."""
-    from responder.backup import BackupError, backup_database
+    from responder.operations.backup import BackupError, backup_database
 
     try:
         report = backup_database(file)

@@ -3,6 +3,8 @@ an app per test, factories for users, contacts and incidents, and no real networ
 
 from __future__ import annotations
 
+import csv
+import io
 import ipaddress
 import os
 import socket
@@ -15,13 +17,15 @@ from flask import g, has_app_context
 from flask.testing import FlaskClient
 
 from responder import create_app
+from responder.accounts.users import create_user
 from responder.clock import now_utc
-from responder.contacts import import_contacts
 from responder.demo import DEMO_CONTACTS
+from responder.directory.contacts import parse_row
 from responder.extensions import db
-from responder.incidents import IncidentReport, open_incident
-from responder.notify.dispatcher import sweep_outbox
-from responder.users import create_user
+from responder.incidents.opening import IncidentReport, open_incident
+from responder.models import Contact
+from responder.notify.dispatcher import stop_dispatcher, sweep_outbox
+from responder.operations.structured_logs import configure_logging
 
 from .fake_twilio import FakeTwilio
 from .smtp_server import RecordingSmtpServer
@@ -82,16 +86,35 @@ class IsolatedRequestClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
-@pytest.fixture
-def app(database_url):
-    """An app bound to the test database, inside an app context; tables emptied after."""
+@pytest.fixture(scope="session")
+def shared_app(database_url):
+    """One app for the whole run: its engine, compiled statements and templates are reused.
+
+    Tests change its settings freely; the ``app`` fixture puts them back.
+    """
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url, "PLAYBOOKS_DIR": str(PLAYBOOKS)})
     app.test_client_class = IsolatedRequestClient
+    yield app
     with app.app_context():
-        yield app
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(shared_app):
+    """The app inside an app context; afterwards its settings restored and its tables emptied."""
+    config = dict(shared_app.config)
+    extensions = dict(shared_app.extensions)
+    # Logging is the process's, and other apps or tests may have changed it.
+    configure_logging(shared_app.config)
+    with shared_app.app_context():
+        yield shared_app
+        stop_dispatcher(shared_app)
         db.session.remove()
         _empty_tables()
-        db.engine.dispose()
+    shared_app.config.clear()
+    shared_app.config.update(config)
+    shared_app.extensions.clear()
+    shared_app.extensions.update(extensions)
 
 
 def _empty_tables() -> None:
@@ -161,12 +184,19 @@ def make_user(app):
     return make
 
 
+@pytest.fixture(scope="session")
+def demo_contacts() -> list[dict]:
+    """The demo directory's rows, validated once (tests of importing use import_contacts itself)."""
+    reader = csv.DictReader(io.StringIO(DEMO_CONTACTS.read_text(encoding="utf-8")))
+    return [vars(parse_row(row)) for row in reader]
+
+
 @pytest.fixture
-def directory(app):
-    """The demo contact directory, loaded."""
-    result = import_contacts(DEMO_CONTACTS.read_text(encoding="utf-8"), "contacts.csv")
-    assert not result.problems
-    return result
+def directory(app, demo_contacts):
+    """The demo contact directory, loaded in one statement."""
+    db.session.execute(sa.insert(Contact), [{**row, "active": True} for row in demo_contacts])
+    db.session.commit()
+    return demo_contacts
 
 
 def report(**overrides) -> IncidentReport:

@@ -25,9 +25,7 @@ from datetime import UTC, datetime, timedelta
 from freezegun import freeze_time
 from sqlalchemy import select
 
-from responder.acks import acknowledge
-from responder.check_ins import CheckInAnswer, record_check_in_answer
-from responder.escalation import alert_next_level
+from responder.check_ins.service import CheckInAnswer, record_check_in_answer
 from responder.extensions import db
 from responder.models import (
     ActionKind,
@@ -40,6 +38,8 @@ from responder.models import (
     TimedAction,
 )
 from responder.notify.delivery import record_sms_status
+from responder.responses.acknowledgements import acknowledge
+from responder.responses.escalation import alert_next_level
 from responder.scheduling.firing import fire_timed_action
 
 T0 = datetime(2026, 11, 24, 21, 40, tzinfo=UTC)

@@ -200,8 +200,8 @@ def test_expired_links_are_refused_with_410(client, incident):
 
 
 def test_a_check_in_link_is_not_an_acknowledgement_link(client, incident):
-    from responder.access_tokens import issue_token, token_value
     from responder.models import TokenPurpose
+    from responder.responses.access_tokens import issue_token, token_value
 
     activation = incident.activations[0]
     row = issue_token(TokenPurpose.CHECK_IN, activation, activation.lead_contact)
@@ -265,8 +265,8 @@ def test_a_burst_of_guesses_is_rate_limited_but_real_use_is_not(make_app, incide
     not is_postgres(__import__("os").environ.get("TEST_DATABASE_URL", "")), reason="PostgreSQL only"
 )
 def test_concurrent_acknowledgements_give_one_covered_state_and_one_event(app, incident):
-    from responder import acks
     from responder.models import ResponseChannel
+    from responder.responses import acknowledgements as acks
 
     activation_id = next(a.id for a in incident.activations if a.agency_key == "bham-youth-service")
     lead_id = next(a.lead_contact_id for a in incident.activations if a.id == activation_id)

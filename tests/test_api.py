@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from responder.accounts.users import issue_api_token
 from responder.extensions import db
 from responder.models import ApiToken, Incident, Message
-from responder.users import issue_api_token
 
 BODY = {
     "local_authority": "birmingham",

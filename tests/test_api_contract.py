@@ -7,10 +7,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from responder.accounts.users import issue_api_token
 from responder.extensions import db
 from responder.models import Incident
 from responder.playbooks.registry import current_playbooks
-from responder.users import issue_api_token
 
 from .test_api import BODY
 

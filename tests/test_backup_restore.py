@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
+from responder.accounts.users import create_user
 from responder.clock import now_utc
-from responder.contacts import import_contacts
 from responder.demo import DEMO_CONTACTS
+from responder.directory.contacts import import_contacts
 from responder.extensions import db
-from responder.incidents import open_incident
+from responder.incidents.opening import open_incident
 from responder.models import ActionKind, ActionState, Incident, Message, TimedAction, TimelineEvent
 from responder.scheduling.runtime import SchedulerRuntime
-from responder.users import create_user
 
 from .conftest import PASSWORD, report
 

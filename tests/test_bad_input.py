@@ -18,8 +18,7 @@ from freezegun import freeze_time
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from responder import acks
-from responder.access_tokens import token_value
+from responder.accounts.users import issue_api_token
 from responder.clock import now_utc, to_local
 from responder.extensions import db
 from responder.models import (
@@ -31,8 +30,9 @@ from responder.models import (
     TimelineEvent,
     TokenPurpose,
 )
+from responder.responses import acknowledgements as acks
+from responder.responses.access_tokens import token_value
 from responder.scheduling.firing import fire_due_actions
-from responder.users import issue_api_token
 
 from .conftest import PASSWORD
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from responder.contacts import ContactError, normalise_phone
+from responder.directory.contacts import ContactError, normalise_phone
 from responder.extensions import db
 from responder.models import ApiToken, Contact, User
 

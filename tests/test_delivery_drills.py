@@ -36,10 +36,10 @@ OPEN_AND_STOP = textwrap.dedent(
     import sys, threading
     from datetime import timedelta
 
-    import responder.incidents
+    import responder.incidents.opening
     from responder import create_app
     from responder.clock import now_utc
-    from responder.incidents import IncidentReport, open_incident
+    from responder.incidents.opening import IncidentReport, open_incident
     from responder.notify.backends import DevOutbox
 
     stop_at, database_url, playbooks = sys.argv[1:4]
@@ -51,7 +51,7 @@ OPEN_AND_STOP = textwrap.dedent(
 
     if stop_at == "after-commit":
         # Between the commit and waking the dispatcher: nothing has been sent.
-        responder.incidents.wake_dispatcher = stop_here
+        responder.incidents.opening.wake_dispatcher = stop_here
     else:
         # Inside the provider call: every message claimed, none handed over.
         DevOutbox.send = stop_here

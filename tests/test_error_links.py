@@ -14,11 +14,11 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 
-from responder import acks
-from responder.access_tokens import token_value
 from responder.clock import now_utc
 from responder.extensions import db
 from responder.models import AccessToken, CheckIn, ResponseChannel, TokenPurpose
+from responder.responses import acknowledgements as acks
+from responder.responses.access_tokens import token_value
 from responder.scheduling.firing import fire_due_actions
 
 ERROR_LINK = re.compile(r'<div class="govuk-error-summary.*?</div>\s*</div>', re.S)

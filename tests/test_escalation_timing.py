@@ -8,7 +8,6 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
-from responder.escalation import alert_next_level
 from responder.extensions import db
 from responder.models import (
     ActionKind,
@@ -20,6 +19,7 @@ from responder.models import (
     TimedAction,
     TimelineEvent,
 )
+from responder.responses.escalation import alert_next_level
 from responder.scheduling import cancel_incident_actions, cancel_pending_escalations, reschedule_escalation
 from responder.scheduling.firing import fire_due_actions, fire_timed_action
 

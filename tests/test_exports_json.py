@@ -9,11 +9,11 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
-from responder import reviews
 from responder.exports.schemas import SCHEMA_VERSION, ExportDocumentSchema
 from responder.extensions import db
 from responder.models import TimelineEvent
 from responder.models.reviews import RagStatus, ReviewNoteKind
+from responder.reviews import learning_review as reviews
 
 from .export_scenario import (
     ACK_NOTE,

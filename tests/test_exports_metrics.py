@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from freezegun import freeze_time
 
-from responder.acks import acknowledge
-from responder.escalation import alert_next_level
 from responder.extensions import db
 from responder.models import ResponseChannel
-from responder.review_metrics import describe_duration, key_figures, response_metrics
+from responder.responses.acknowledgements import acknowledge
+from responder.responses.escalation import alert_next_level
+from responder.reviews.metrics import describe_duration, key_figures, response_metrics
 
 from .export_scenario import T0, activation_for, run_script
 

@@ -17,9 +17,9 @@ import pytest
 from freezegun import freeze_time
 from pypdf import PdfReader
 
-from responder import reviews
 from responder.exports.redaction import for_incident
 from responder.models.reviews import RagStatus, ReviewNoteKind
+from responder.reviews import learning_review as reviews
 
 from .export_scenario import (
     ACK_NOTE,

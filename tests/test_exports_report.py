@@ -11,10 +11,10 @@ import pytest
 from freezegun import freeze_time
 from pypdf import PdfReader
 
-from responder import reviews
 from responder.exports.redaction import for_incident
 from responder.exports.report import build_report
 from responder.models.reviews import RagStatus, ReviewNoteKind
+from responder.reviews import learning_review as reviews
 
 from .export_scenario import LOCATION, REVIEWED, SUMMARY, download, run_script, sign_in
 

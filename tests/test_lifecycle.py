@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from responder import activations, lifecycle
-from responder.activations import ActivationError
 from responder.extensions import db
-from responder.lifecycle import LifecycleError
+from responder.incidents import lifecycle
+from responder.incidents.lifecycle import LifecycleError
 from responder.models import Activation, Message, TimelineEvent
 from responder.models.timed_actions import TimedAction
 from responder.playbooks import IncidentFacts, plan_response
 from responder.playbooks.registry import current_playbooks
+from responder.responses import activations
+from responder.responses.activations import ActivationError
 
 
 @pytest.fixture
@@ -45,8 +46,8 @@ def pending_actions(incident) -> int:
 
 
 def cover(activation):
-    from responder import acks
     from responder.models import ResponseChannel
+    from responder.responses import acknowledgements as acks
 
     return acks.acknowledge(activation, activation.lead_contact, ResponseChannel.LINK)
 
@@ -205,7 +206,7 @@ def test_a_second_local_authority_adds_its_agencies_without_alerting_shared_ones
 
 
 def test_a_cross_border_agency_escalates_to_its_own_duty_manager(incident, officer):
-    from responder.escalation import ladder
+    from responder.responses.escalation import ladder
 
     added = activations.add_local_authority(incident, officer, "sandwell", "lives there")
     sandwell_agency = next(a for a in added if a.source == "sandwell")

@@ -14,10 +14,10 @@ from datetime import timedelta
 
 from freezegun import freeze_time
 
+from responder.accounts.users import issue_api_token
 from responder.clock import now_utc, to_local
-from responder.incidents import get_incident
+from responder.incidents.opening import get_incident
 from responder.scheduling.firing import fire_due_actions
-from responder.users import issue_api_token
 
 from .conftest import PASSWORD, TWILIO_AUTH_TOKEN
 

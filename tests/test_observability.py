@@ -15,15 +15,15 @@ from freezegun import freeze_time
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from responder import acks
+from responder.accounts.users import issue_api_token
 from responder.clock import now_utc
 from responder.extensions import db
 from responder.models import Message, ResponseChannel, SchedulerLease
 from responder.notify.outbox import rendered_body
+from responder.responses import acknowledgements as acks
 from responder.scheduling.firing import fire_due_actions
 from responder.scheduling.job_store import JOBS_TABLE
 from responder.scheduling.runtime import SchedulerRuntime
-from responder.users import issue_api_token
 
 from .conftest import PASSWORD
 
@@ -100,7 +100,7 @@ def test_a_journey_logs_json_lines_with_request_ids_and_no_tokens_or_personal_da
         page = client.get(f"/incidents/{reference}")
         assert page.status_code == 200
 
-    from responder.incidents import get_incident
+    from responder.incidents.opening import get_incident
 
     incident = get_incident(reference)
     ack_path = link(incident, "bham-youth-service", "alert", "/a/")

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from responder import timeline
 from responder.extensions import db
-from responder.incidents import open_incident
+from responder.incidents.opening import open_incident
 from responder.models import (
     AccessToken,
     Activation,
@@ -149,9 +149,9 @@ def test_no_personal_data_in_any_message(make_incident):
 
 
 def test_links_in_messages_work_and_raw_tokens_are_not_stored(make_incident):
-    from responder.access_tokens import find_token, token_value
     from responder.models import TokenPurpose
     from responder.notify.outbox import rendered_body
+    from responder.responses.access_tokens import find_token, token_value
 
     incident = make_incident()
     sms = db.session.scalars(

@@ -8,10 +8,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from responder.contacts import ContactError, import_contacts, normalise_phone
+from responder.directory.contacts import ContactError, import_contacts, normalise_phone
 from responder.playbooks import PlaybookError, load_playbooks, parse_duration
 from responder.playbooks.source import YamlSyntaxError, read_yaml
-from responder.reply_codes import parse_reply
+from responder.responses.reply_codes import parse_reply
 
 from .test_playbook_validation import MINIMAL_BIRMINGHAM, MINIMAL_REGIONAL
 

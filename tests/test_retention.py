@@ -12,14 +12,15 @@ import pytest
 import sqlalchemy as sa
 from freezegun import freeze_time
 
-from responder import lifecycle, reviews
-from responder.acks import decline
 from responder.exports.regional_csv import RollUpPeriod, regional_csv
 from responder.extensions import db
+from responder.governance.retention import MARKER, PURGED, add_months, due_for_purge, purge_due
+from responder.incidents import lifecycle
 from responder.models import Contact, ResponseChannel, TimelineEvent
 from responder.models.reviews import RagStatus, ReviewNoteKind
-from responder.retention import MARKER, PURGED, add_months, due_for_purge, purge_due
-from responder.review_metrics import key_figures, response_metrics
+from responder.responses.acknowledgements import decline
+from responder.reviews import learning_review as reviews
+from responder.reviews.metrics import key_figures, response_metrics
 
 from .export_scenario import (
     ACK_NOTE,

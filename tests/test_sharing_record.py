@@ -11,12 +11,13 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
-from responder import lifecycle, sharing
 from responder.extensions import db
+from responder.governance import sharing
+from responder.governance.sharing import SharingRefused
+from responder.incidents import lifecycle
 from responder.models import Activation, Message, SharingRecord, TimelineEvent
 from responder.scheduling import cancel_pending_escalations
 from responder.scheduling.firing import fire_due_actions
-from responder.sharing import SharingRefused
 
 OPENED = datetime(2026, 11, 24, 21, 50, tzinfo=UTC)
 

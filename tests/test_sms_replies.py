@@ -8,7 +8,7 @@ from twilio.request_validator import RequestValidator
 
 from responder.extensions import db
 from responder.models import Activation, Contact, TimelineEvent
-from responder.reply_codes import parse_reply
+from responder.responses.reply_codes import parse_reply
 
 AUTH_TOKEN = "test-auth-token-for-signatures"
 URL = "http://responder.test/webhooks/twilio/inbound"

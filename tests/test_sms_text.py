@@ -7,12 +7,12 @@ import shutil
 import pytest
 from sqlalchemy import select
 
-from responder.access_tokens import link_for
 from responder.extensions import db
 from responder.models import Channel, Message
 from responder.notify.outbox import rendered_body
 from responder.notify.sms_text import segment_count, septets, shorten_to_fit
 from responder.playbooks import load_playbooks
+from responder.responses.access_tokens import link_for
 
 from .conftest import PLAYBOOKS
 

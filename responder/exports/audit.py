@@ -7,8 +7,9 @@ chronology a review panel reads) and in the access log.
 
 from __future__ import annotations
 
-from responder import sharing, timeline
-from responder.audit import record_access
+from responder import timeline
+from responder.governance import sharing
+from responder.governance.audit import record_access
 from responder.models import Incident, User
 
 # The timeline kind for exports (the timeline's own kinds are in responder.models.timeline).

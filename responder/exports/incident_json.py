@@ -27,8 +27,8 @@ from responder.models import (
     TimedAction,
     TimelineEvent,
 )
-from responder.review_metrics import key_figures, response_metrics
-from responder.reviews import review_for
+from responder.reviews.learning_review import review_for
+from responder.reviews.metrics import key_figures, response_metrics
 
 BATCH_ROWS = 1000
 CHUNK_CHARS = 64 * 1024

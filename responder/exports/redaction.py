@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from responder.escalation import ladder
 from responder.extensions import db
 from responder.models import (
     LOCAL_AUTHORITIES,
@@ -38,6 +37,7 @@ from responder.models import (
     User,
 )
 from responder.models.reviews import ReviewAction, ReviewNote
+from responder.responses.escalation import ladder
 
 WITHHELD = "[withheld]"
 SYSTEM_ACTOR = "Responder (automatic)"

@@ -17,7 +17,7 @@ from responder.clock import format_local, local_zone
 from responder.exports.chronology_csv import csv_chunks
 from responder.extensions import db
 from responder.models import LOCAL_AUTHORITIES, Incident, IncidentType
-from responder.review_metrics import key_figures, response_metrics
+from responder.reviews.metrics import key_figures, response_metrics
 
 INCIDENT_COLUMNS = ("Reference", "Local authority", "Type", "Status", "Exercise", "Happened", "Opened")
 FIGURE_COLUMNS = {

@@ -21,14 +21,14 @@ from responder.extensions import db
 from responder.models import LOCAL_AUTHORITIES, Incident, IncidentType, TimelineEvent
 from responder.models.reviews import ReviewNoteKind
 from responder.playbooks import parse_duration
-from responder.review_metrics import (
+from responder.reviews.learning_review import REVIEW_UPDATED, review_for
+from responder.reviews.metrics import (
     AgencyResponseTime,
     ResponseMetrics,
     TensionPoint,
     describe_duration,
     response_metrics,
 )
-from responder.reviews import REVIEW_UPDATED, review_for
 
 # Timeline kinds written while reviewing, not responding.
 AFTER_THE_RESPONSE = (EXPORTED, REVIEW_UPDATED)

@@ -142,7 +142,7 @@ class ReviewSchema(Schema):
 
 
 class MetricsSchema(Schema):
-    """The headline figures, as in the regional roll-up (responder.review_metrics.key_figures)."""
+    """The headline figures, as in the regional roll-up (responder.reviews.metrics.key_figures)."""
 
     minutes_to_first_alert = fields.Float(allow_none=True)
     agencies_alerted = fields.Int(required=True)

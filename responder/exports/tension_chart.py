@@ -15,7 +15,7 @@ from reportlab.graphics.charts.lineplots import LinePlot
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 
-from responder.review_metrics import TensionPoint
+from responder.reviews.metrics import TensionPoint
 
 LEVELS = ("low", "medium", "high", "critical")
 WIDTH, HEIGHT = 460, 190

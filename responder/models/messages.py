@@ -38,7 +38,7 @@ class MessageKind(enum.StrEnum):
 
 # The text "{link}" in a stored body stands for the recipient's access link.
 # The link itself is derived when the message is sent, so raw tokens are
-# never stored (see responder.access_tokens).
+# never stored (see responder.responses.access_tokens).
 LINK_PLACEHOLDER = "{link}"
 
 

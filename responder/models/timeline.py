@@ -30,7 +30,7 @@ class EventKind(enum.StrEnum):
     DECLINED = "declined"
     LATE_RESPONSE = "late_response"
     NOT_REACHED = "not_reached"
-    # Timed actions (responder.scheduling) and check-ins (responder.check_ins).
+    # Timed actions (responder.scheduling) and check-ins (responder.check_ins.service).
     CHECK_IN_REQUESTED = "check_in_requested"
     CHECK_IN_REMINDED = "check_in_reminded"
     CHECK_IN_MISSED = "check_in_missed"
@@ -41,7 +41,7 @@ class EventKind(enum.StrEnum):
     DEADLINE_DUE = "deadline_due"
     ACTIONS_CANCELLED = "actions_cancelled"
     TIMED_ACTION_FAILED = "timed_action_failed"
-    # Running the response (responder.lifecycle, responder.cross_border).
+    # Running the response (responder.incidents.lifecycle, responder.cross_border).
     STATUS_CHANGED = "status_changed"
     UPDATE_POSTED = "update_posted"
     MEETING_RECORDED = "meeting_recorded"

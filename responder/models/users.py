@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -16,10 +18,22 @@ from responder.clock import now_utc
 from responder.extensions import db
 from responder.models.types import UTCDateTime
 
-# Argon2id: memory-hard, so a stolen table is expensive to crack.
-_hasher = PasswordHasher()
-# Verified against when the email is unknown, so both paths cost the same.
-_DUMMY_HASH = _hasher.hash("responder-dummy-password")
+# Argon2id: memory-hard, so a stolen table is expensive to crack. Under TESTING
+# only, the cheapest parameters Argon2 allows: a test suite that creates a user in
+# most tests would otherwise spend minutes hashing. Verifying reads the parameters
+# from the stored hash, so either hasher checks either kind of hash.
+_STRONG = PasswordHasher()
+_CHEAP_FOR_TESTS = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def _hasher() -> PasswordHasher:
+    return _CHEAP_FOR_TESTS if has_app_context() and current_app.config.get("TESTING") else _STRONG
+
+
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Verified against when the email is unknown, so both paths cost the same."""
+    return hasher.hash("responder-dummy-password")
 
 
 class Role(enum.StrEnum):
@@ -51,11 +65,11 @@ class User(UserMixin, db.Model):
     api_tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
     def set_password(self, password: str) -> None:
-        self.password_hash = _hasher.hash(password)
+        self.password_hash = _hasher().hash(password)
 
     def check_password(self, password: str) -> bool:
         try:
-            return _hasher.verify(self.password_hash, password)
+            return _hasher().verify(self.password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
@@ -80,7 +94,8 @@ class User(UserMixin, db.Model):
 def burn_password_check(password: str) -> None:
     """Spend the same time as a real check, for unknown emails."""
     with contextlib.suppress(VerificationError):
-        _hasher.verify(_DUMMY_HASH, password)
+        hasher = _hasher()
+        hasher.verify(_dummy_hash(hasher), password)
 
 
 class ApiToken(db.Model):

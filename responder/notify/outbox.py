@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from flask import render_template
 
-from responder import sharing
-from responder.access_tokens import issue_token, link_for
 from responder.clock import format_local
 from responder.extensions import db
+from responder.governance import sharing
 from responder.models import (
     LINK_PLACEHOLDER,
     Activation,
@@ -24,6 +23,7 @@ from responder.models import (
     TokenPurpose,
 )
 from responder.notify.sms_text import shorten_to_fit, to_gsm7
+from responder.responses.access_tokens import issue_token, link_for
 from responder.timeline import SYSTEM
 
 

@@ -1,7 +1,7 @@
 """Firing an escalation: nobody acknowledged in time, so the alert climbs one rung.
 
 The ladder itself (lead -> deputy -> duty manager -> VRU regional on-call,
-skipping rungs without a contact) is responder.escalation's. Here: whether
+skipping rungs without a contact) is responder.responses.escalation's. Here: whether
 the escalation is still needed, and when the next one falls due. After the
 top rung has had its time, one last escalation finds nobody left and marks
 the agency "not reached", so a manager sees it.
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from responder.escalation import LEVEL_NAMES, alert_next_level
 from responder.models import TimedAction
 from responder.playbooks import parse_duration
+from responder.responses.escalation import LEVEL_NAMES, alert_next_level
 from responder.scheduling.firing import Result, late_note
 from responder.scheduling.schedule import AWAITING_ANSWER, schedule_next_escalation
 

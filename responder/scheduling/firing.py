@@ -188,7 +188,7 @@ def _carry_out(action: TimedAction, now: datetime) -> Fired:
 
 def _handler(kind: str):
     # Imported here: the handlers use responder.scheduling.schedule, which this package exports.
-    from responder import check_ins
+    from responder.check_ins import service as check_ins
     from responder.scheduling import deadlines, escalations
 
     return {

@@ -43,13 +43,13 @@ def sweep_outbox_job() -> None:
 
 
 def retention_purge_job() -> None:
-    """The daily retention purge (responder.retention): personal fields of long-closed incidents."""
+    """The daily retention purge (responder.governance.retention): personal fields of long-closed incidents."""
     from responder.scheduling.runtime import leading_runtime
 
     runtime = leading_runtime()
     if runtime is None:
         return
-    from responder.retention import purge_due
+    from responder.governance.retention import purge_due
 
     with runtime.app.app_context():
         results = purge_due()

@@ -12,9 +12,9 @@ from datetime import datetime
 
 from flask import current_app, render_template
 
-from responder import sharing
 from responder.clock import format_local
 from responder.extensions import db
+from responder.governance import sharing
 from responder.models import AccessToken, Channel, CheckIn, Contact, Incident, Message, MessageKind
 from responder.notify.sms_text import to_gsm7
 from responder.playbooks import parse_duration

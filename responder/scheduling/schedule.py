@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 
 from responder import timeline
 from responder.clock import local_zone, now_utc
-from responder.escalation import LEVEL_NAMES
 from responder.extensions import db
 from responder.models import (
     ActionKind,
@@ -27,6 +26,7 @@ from responder.models import (
     TimedAction,
 )
 from responder.playbooks import Duration, ResponsePlan, parse_duration
+from responder.responses.escalation import LEVEL_NAMES
 from responder.scheduling.offsets import due_after, due_before
 
 # An escalation is still needed while the alert waits for an answer.

@@ -8,11 +8,11 @@ from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovTextArea
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
-from responder import acks
-from responder.access_tokens import find_token, is_expired
 from responder.clock import format_local
 from responder.extensions import limiter
 from responder.models import ActivationState, ResponseChannel, TokenPurpose
+from responder.responses import acknowledgements as acks
+from responder.responses.access_tokens import find_token, is_expired
 
 bp = Blueprint("acks", __name__)
 

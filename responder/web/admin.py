@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from responder.contacts import ContactError, active_role_keys, normalise_email, normalise_phone
+from responder.directory.contacts import ContactError, active_role_keys, normalise_email, normalise_phone
 from responder.extensions import db
 from responder.models import Contact, Role
 from responder.playbooks import roles_without_contacts

@@ -10,11 +10,11 @@ from flask import Blueprint, abort, g, jsonify, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from responder import lifecycle
 from responder.clock import now_utc
 from responder.extensions import csrf, db
-from responder.incidents import get_incident, open_incident
-from responder.lifecycle import LifecycleError
+from responder.incidents import lifecycle
+from responder.incidents.lifecycle import LifecycleError
+from responder.incidents.opening import get_incident, open_incident
 from responder.models import ApiToken, Role, User
 from responder.web.api_schemas import CloseInputSchema, IncidentDetailSchema, IncidentInputSchema
 from responder.web.openapi import build_spec

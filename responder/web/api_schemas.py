@@ -15,7 +15,7 @@ from marshmallow import (
 )
 
 from responder.clock import now_utc
-from responder.incidents import IncidentReport
+from responder.incidents.opening import IncidentReport
 from responder.models import IncidentType, Tension
 from responder.playbooks.registry import current_playbooks
 from responder.web.incident_forms import FUTURE_TOLERANCE

@@ -8,11 +8,11 @@ from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovTextArea
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
-from responder.access_tokens import find_token, is_expired
-from responder.check_ins import CheckInAnswer, check_in_for_token, record_check_in_answer
+from responder.check_ins.service import CheckInAnswer, check_in_for_token, record_check_in_answer
 from responder.extensions import limiter
 from responder.models import CheckIn, IncidentStatus, OfferActivation, OfferState, Tension, TokenPurpose
 from responder.playbooks import parse_duration
+from responder.responses.access_tokens import find_token, is_expired
 
 bp = Blueprint("check_ins", __name__)
 

@@ -31,9 +31,9 @@ from responder.exports.regional_csv import RollUpPeriod, regional_csv
 from responder.exports.report import build_report
 from responder.exports.report_pdf import report_pdf
 from responder.exports.tension_chart import tension_drawing, tension_svg
-from responder.incidents import get_incident
+from responder.governance.sharing import SharingRefused
+from responder.incidents.opening import get_incident
 from responder.models import LOCAL_AUTHORITIES, Incident, Role
-from responder.sharing import SharingRefused
 from responder.web.access import role_required
 
 bp = Blueprint("exports", __name__)

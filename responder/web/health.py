@@ -15,9 +15,9 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from responder import service_state
 from responder.clock import now_utc
 from responder.extensions import db
+from responder.operations import service_state
 from responder.playbooks import PlaybookError
 from responder.playbooks.registry import current_playbooks
 

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from responder import activations, lifecycle
-from responder.activations import ActivationError
-from responder.audit import access_log
 from responder.extensions import db
-from responder.lifecycle import LifecycleError
+from responder.governance.audit import access_log
+from responder.incidents import lifecycle
+from responder.incidents.lifecycle import LifecycleError
 from responder.models import Activation, ActivationState, IncidentStatus, Role
 from responder.playbooks.registry import current_playbooks
+from responder.responses import activations
+from responder.responses.activations import ActivationError
 from responder.web.access import role_required
 from responder.web.incident_action_forms import (
     AdHocAgencyForm,

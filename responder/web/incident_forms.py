@@ -37,7 +37,7 @@ from wtforms.validators import (
 )
 
 from responder.clock import local_zone, now_utc, to_local
-from responder.incidents import IncidentReport
+from responder.incidents.opening import IncidentReport
 from responder.models import IncidentType, Tension
 
 # A report may be a few minutes "ahead" if a phone clock is fast.

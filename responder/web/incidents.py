@@ -6,12 +6,12 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import select
 
-from responder import incident_view
-from responder.audit import record_access
-from responder.check_ins import overdue_check_ins
+from responder.check_ins.service import overdue_check_ins
 from responder.clock import local_zone, now_utc
 from responder.extensions import db
-from responder.incidents import get_incident, open_incident
+from responder.governance.audit import record_access
+from responder.incidents import view as incident_view
+from responder.incidents.opening import get_incident, open_incident
 from responder.models import LOCAL_AUTHORITIES, Incident, IncidentStatus, Role
 from responder.models.check_ins import CheckIn
 from responder.playbooks.registry import current_playbooks

@@ -1,6 +1,6 @@
 """``GET /metrics``: the service's state in Prometheus text format, for operators' dashboards and alerts.
 
-Read from the database at each scrape (responder.service_state), so every
+Read from the database at each scrape (responder.operations.service_state), so every
 web process gives the same answer. Protected: with ``METRICS_TOKEN`` set, a
 scraper sends ``Authorization: Bearer <token>``; without one, only a
 request made directly from this machine's loopback (not through a proxy)
@@ -17,8 +17,8 @@ from flask import Blueprint, Response, abort, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from responder import service_state
 from responder.clock import now_utc
+from responder.operations import service_state
 
 bp = Blueprint("metrics", __name__)
 

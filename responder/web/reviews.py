@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from responder import reviews
-from responder.incidents import get_incident
+from responder.incidents.opening import get_incident
 from responder.models import Incident, Role
+from responder.reviews import learning_review as reviews
 from responder.web.access import role_required
 from responder.web.review_forms import ActionStatusForm, ReviewActionForm, ReviewNoteForm
 

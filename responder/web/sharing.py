@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template
 from flask_login import current_user
 
-from responder import sharing
-from responder.audit import record_access
 from responder.exports.chronology_csv import csv_chunks
+from responder.governance import sharing
+from responder.governance.audit import record_access
 from responder.models import Role
 from responder.web.access import role_required
 from responder.web.incidents import visible_incident

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from responder.extensions import csrf, limiter
-from responder.sms_replies import answer_sms
+from responder.responses.sms_replies import answer_sms
 from responder.web.webhooks import require_twilio_signature
 
 bp = Blueprint("sms_inbound", __name__)

@@ -164,7 +164,7 @@ def make_first_check_in_due(live_server, reference: str) -> None:
 
     from responder import create_app
     from responder.extensions import db
-    from responder.incidents import get_incident
+    from responder.incidents.opening import get_incident
     from responder.models import ActionKind, ActionState, TimedAction
 
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": live_server.database_url})

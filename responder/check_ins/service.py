@@ -17,7 +17,6 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from responder import timeline
-from responder.access_tokens import issue_token
 from responder.clock import format_local, now_utc
 from responder.extensions import db
 from responder.models import (
@@ -36,6 +35,7 @@ from responder.models import (
     TokenPurpose,
 )
 from responder.playbooks import parse_duration
+from responder.responses.access_tokens import issue_token
 from responder.scheduling import add_action, cancel_check_in_follow_ups
 from responder.scheduling.firing import Result, late_note
 from responder.scheduling.notices import queue_check_in_request

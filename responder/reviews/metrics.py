@@ -19,9 +19,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from responder.clock import as_utc
-from responder.escalation import LEVEL_NAMES, ladder
 from responder.extensions import db
-from responder.incident_view import ack_target, tension_trend
+from responder.incidents.view import ack_target, tension_trend
 from responder.models import (
     Activation,
     ActivationState,
@@ -35,6 +34,7 @@ from responder.models import (
     OfferState,
     TimelineEvent,
 )
+from responder.responses.escalation import LEVEL_NAMES, ladder
 
 # Activations that never counted: nobody to alert, or ruled out by a manager.
 NOT_COUNTED = (ActivationState.NO_CONTACT, ActivationState.NOT_APPLICABLE)

@@ -10,7 +10,6 @@ from sqlalchemy import select, update
 
 from responder import scheduling, timeline
 from responder.clock import now_utc
-from responder.escalation import ladder
 from responder.extensions import db
 from responder.models import (
     Activation,
@@ -27,6 +26,7 @@ from responder.models import (
 )
 from responder.models.tension import TensionReading
 from responder.notify.outbox import queue_alert, queue_stand_down
+from responder.responses.escalation import ladder
 
 
 class LifecycleError(ValueError):

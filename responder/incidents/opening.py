@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from responder import timeline
-from responder.activations import activate_agencies, offer_support
 from responder.clock import now_utc
 from responder.extensions import db
+from responder.incidents.references import next_reference
 from responder.models import (
     EventKind,
     Incident,
@@ -21,7 +21,7 @@ from responder.models import (
 from responder.notify.dispatcher import wake_dispatcher
 from responder.playbooks import IncidentFacts, plan_response, snapshot
 from responder.playbooks.registry import current_playbooks
-from responder.references import next_reference
+from responder.responses.activations import activate_agencies, offer_support
 from responder.scheduling import schedule_response
 
 # A unique reply code drawn twice at the same moment is retried, not an error.

@@ -13,7 +13,7 @@ what identifies people with :data:`MARKER` or a role label:
 * the same in review notes, the action plan and sharing-record purposes.
 
 It keeps references, times, states, kinds, playbook snapshots and every row,
-so the review metrics (responder.review_metrics) and regional statistics
+so the review metrics (responder.reviews.metrics) and regional statistics
 stay exactly as they were. The timeline is otherwise never changed; this is
 its one, recorded, exception: each purge adds a timeline event and a log line.
 Incidents that are never closed are never purged.
@@ -47,7 +47,7 @@ from responder.models import (
     TimelineEvent,
 )
 from responder.models.reviews import ReviewAction, ReviewNote
-from responder.structured_logs import incident_context
+from responder.operations.structured_logs import incident_context
 
 log = logging.getLogger(__name__)
 

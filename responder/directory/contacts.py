@@ -100,6 +100,7 @@ def import_contacts(text: str, source: str) -> ImportResult:
         )
         return result
     seen: dict[str, int] = {}
+    parsed_rows: list[ContactRow] = []
     for row in reader:
         line = reader.line_num
         try:
@@ -113,13 +114,17 @@ def import_contacts(text: str, source: str) -> ImportResult:
             )
             continue
         seen[parsed.key] = line
-        _upsert(parsed, result)
+        parsed_rows.append(parsed)
+    existing = {
+        contact.key: contact for contact in db.session.scalars(select(Contact).where(Contact.key.in_(seen)))
+    }
+    for parsed in parsed_rows:
+        _upsert(parsed, existing.get(parsed.key), result)
     db.session.commit()
     return result
 
 
-def _upsert(row: ContactRow, result: ImportResult) -> None:
-    contact = db.session.scalar(select(Contact).where(Contact.key == row.key))
+def _upsert(row: ContactRow, contact: Contact | None, result: ImportResult) -> None:
     values = {
         "name": row.name,
         "phone": row.phone,

@@ -14,10 +14,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from responder import lifecycle, timeline
+from responder import timeline
 from responder.clock import now_utc
-from responder.escalation import LEVEL_NAMES, alert_next_level, ladder
 from responder.extensions import db
+from responder.incidents import lifecycle
 from responder.models import (
     Activation,
     ActivationState,
@@ -30,6 +30,7 @@ from responder.models import (
 )
 from responder.notify.dispatcher import wake_dispatcher
 from responder.notify.outbox import queue_response_notice
+from responder.responses.escalation import LEVEL_NAMES, alert_next_level, ladder
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from responder.contacts import ImportResult, import_contacts
-from responder.users import create_user, find_user
+from responder.accounts.users import create_user, find_user
+from responder.directory.contacts import ImportResult, import_contacts
 
-DEMO_CONTACTS = Path(__file__).parent / "demo" / "contacts.csv"
+DEMO_CONTACTS = Path(__file__).parent / "contacts.csv"
 
 # Development only: `demo seed` refuses to run in production.
 DEMO_USERS = (

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from responder import reply_codes, sharing, timeline
+from responder import timeline
 from responder.clock import now_utc
 from responder.extensions import db
+from responder.governance import sharing
 from responder.models import (
     Activation,
     ActivationState,
@@ -28,6 +29,7 @@ from responder.playbooks import IncidentFacts, plan_response
 from responder.playbooks.model import Agency, Offer
 from responder.playbooks.registry import current_playbooks
 from responder.playbooks.schema import SHARING_BASES
+from responder.responses import reply_codes
 from responder.scheduling.schedule import schedule_next_escalation
 
 

@@ -7,7 +7,7 @@ import secrets
 
 from sqlalchemy import func, select
 
-from responder.contacts import ContactError, normalise_email
+from responder.directory.contacts import ContactError, normalise_email
 from responder.extensions import db
 from responder.models import ApiToken, Role, User
 

@@ -6,7 +6,7 @@ request an id: the caller's ``X-Request-ID`` when it is sane, else a new one,
 returned in the response's ``X-Request-ID`` header so an operator can find a
 user's request in the logs. Importing this module configures nothing.
 
-Log lines never carry link tokens (responder.log_redaction runs on every
+Log lines never carry link tokens (responder.operations.log_redaction runs on every
 line, including tracebacks) or personal fields: services log ids and
 references, never summaries, names, numbers or free text, and the database
 engine is told to keep statement parameters out of its error messages
@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, Response, current_app, g, has_request_context, request
 
-from responder.log_redaction import RedactTokens, redact
+from responder.operations.log_redaction import RedactTokens, redact
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # What a proxy or client may hand us as a request id: short, and nothing that could forge a log line.
@@ -101,15 +101,20 @@ class ResponderLogHandler(logging.StreamHandler):
 
 def init_app(app: Flask) -> None:
     """Send every logger's records through one handler in the configured format; add request ids."""
+    configure_logging(app.config)
+    app.before_request(_start_request)
+    app.after_request(_finish_request)
+
+
+def configure_logging(config) -> None:
+    """One handler on the root logger (added once per process), in the configured format and level."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if isinstance(h, ResponderLogHandler)), None)
     if handler is None:
         handler = ResponderLogHandler()
         root.addHandler(handler)
-    handler.setFormatter(JsonFormatter() if app.config["LOG_FORMAT"] == "json" else TextFormatter())
-    root.setLevel(app.config["LOG_LEVEL"].upper())
-    app.before_request(_start_request)
-    app.after_request(_finish_request)
+    handler.setFormatter(JsonFormatter() if config["LOG_FORMAT"] == "json" else TextFormatter())
+    root.setLevel(config["LOG_LEVEL"].upper())
 
 
 @contextmanager

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from responder import acks
-from responder.contacts import ContactError, normalise_phone
+from responder.directory.contacts import ContactError, normalise_phone
 from responder.extensions import db
 from responder.models import AccessToken, Activation, Contact, IncidentStatus, ResponseChannel, TokenPurpose
-from responder.reply_codes import Reply, parse_reply
+from responder.responses import acknowledgements as acks
+from responder.responses.reply_codes import Reply, parse_reply
 
 HOW_TO_REPLY = (
     "Reply YES and the 4-digit code from your alert to confirm (e.g. YES 4821), or NO, the code and a reason."

@@ -1,0 +1,1 @@
+"""The contact directory: the people behind the role keys playbooks name."""

@@ -1,0 +1,1 @@
+"""Information governance: the sharing record, the access log, retention."""

@@ -1,0 +1,1 @@
+"""Incidents: opening one, references, the lifecycle and what the pages show."""

@@ -1,0 +1,1 @@
+"""Running the service: logs, start-up checks, health figures, backups."""

@@ -1,0 +1,1 @@
+"""Agencies' responses: activation, links, acknowledgements, declines and escalation."""

@@ -1,0 +1,1 @@
+"""The learning review of an incident and the figures it is built on."""
