@@ -37,6 +37,16 @@ def _env_int(name: str, default: int) -> int:
         raise SystemExit(f"Responder cannot start: {name} must be a whole number, not {value!r}.") from None
 
 
+def _env_float(name: str, default: float) -> float:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise SystemExit(f"Responder cannot start: {name} must be a number, not {value!r}.") from None
+
+
 def _dev_secret_key() -> str:
     """A development secret generated once and kept in instance/ (never in git)."""
     path = INSTANCE_DIR / "secret_key"
@@ -56,8 +66,14 @@ class Config:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
         self.SECRET_KEY = _env("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'responder.db'}")
-        # hide_parameters: a database error must not copy personal fields into a log line.
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+        # PostgreSQL (responder.database): how long to wait for a connection to open,
+        # for one statement, and for a free connection in this process's pool; the
+        # pool's size. The README's "Connections" section adds them up.
+        self.DATABASE_CONNECT_TIMEOUT_SECONDS = _env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 5)
+        self.DATABASE_STATEMENT_TIMEOUT_SECONDS = _env_int("DATABASE_STATEMENT_TIMEOUT_SECONDS", 15)
+        self.DATABASE_POOL_TIMEOUT_SECONDS = _env_int("DATABASE_POOL_TIMEOUT_SECONDS", 5)
+        self.DATABASE_POOL_SIZE = _env_int("DATABASE_POOL_SIZE", 4)
+        self.DATABASE_MAX_OVERFLOW = _env_int("DATABASE_MAX_OVERFLOW", 6)
         self.PLAYBOOKS_DIR = _env("PLAYBOOKS_DIR", str(BASE_DIR / "playbooks"))
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
         self.TIMEZONE = _env("TIMEZONE", "Europe/London")
@@ -73,18 +89,23 @@ class Config:
         self.SMTP_PASSWORD = _env("SMTP_PASSWORD")
         self.SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", False)
         self.MAIL_FROM = _env("MAIL_FROM", "responder@example.org")
-        # Sending the outbox (responder.notify.dispatcher): start sending in this
-        # process right after a commit; senders per process; attempts before a
-        # message fails for good; the backoff between them (doubling from BASE,
-        # capped at MAX, with jitter); how long a claimed message stays with
-        # one sender; and how long one provider call may take.
+        # Sending the outbox (responder.notify): start sending in this process right
+        # after a commit; provider requests in flight at once per process; how long
+        # one request may take (a text that has not been answered by then may still
+        # have been created, and the provider is asked before it is sent again); how
+        # long a claimed message stays with one sender (more than two requests' worth,
+        # so a takeover never overlaps a send); the backoff between retries (doubling
+        # from BASE, capped at MAX, with jitter); how long a message that keeps
+        # failing is retried before it fails for good; how long a text keeps failing
+        # before its recipient is emailed as well.
         self.DISPATCH_AFTER_COMMIT = _env_bool("DISPATCH_AFTER_COMMIT", True)
         self.MESSAGE_SEND_WORKERS = _env_int("MESSAGE_SEND_WORKERS", 50)
-        self.MESSAGE_MAX_ATTEMPTS = _env_int("MESSAGE_MAX_ATTEMPTS", 10)
+        self.MESSAGE_SEND_TIMEOUT_SECONDS = _env_int("MESSAGE_SEND_TIMEOUT_SECONDS", 10)
+        self.MESSAGE_LEASE_SECONDS = _env_int("MESSAGE_LEASE_SECONDS", 25)
         self.MESSAGE_RETRY_BASE_SECONDS = _env_int("MESSAGE_RETRY_BASE_SECONDS", 5)
         self.MESSAGE_RETRY_MAX_SECONDS = _env_int("MESSAGE_RETRY_MAX_SECONDS", 300)
-        self.MESSAGE_LEASE_SECONDS = _env_int("MESSAGE_LEASE_SECONDS", 300)
-        self.MESSAGE_SEND_TIMEOUT_SECONDS = _env_int("MESSAGE_SEND_TIMEOUT_SECONDS", 15)
+        self.MESSAGE_RETRY_FOR_SECONDS = _env_int("MESSAGE_RETRY_FOR_SECONDS", 2 * 60 * 60)
+        self.MESSAGE_EMAIL_FALLBACK_SECONDS = _env_int("MESSAGE_EMAIL_FALLBACK_SECONDS", 120)
         self.SCHEDULER = _env("SCHEDULER", "off")
         # Timed actions (responder.scheduling): how often the reconciliation sweep
         # runs; how long a scheduler's lease lasts without a heartbeat (a standby
@@ -92,8 +113,8 @@ class Config:
         # often the scheduler sweeps the outbox.
         self.SCHEDULER_RECONCILE_SECONDS = _env_int("SCHEDULER_RECONCILE_SECONDS", 60)
         self.SCHEDULER_LEASE_SECONDS = _env_int("SCHEDULER_LEASE_SECONDS", 10)
-        self.SCHEDULER_WORKERS = _env_int("SCHEDULER_WORKERS", 10)
-        self.OUTBOX_SWEEP_SECONDS = _env_int("OUTBOX_SWEEP_SECONDS", 30)
+        self.SCHEDULER_WORKERS = _env_int("SCHEDULER_WORKERS", 8)
+        self.OUTBOX_SWEEP_SECONDS = _env_int("OUTBOX_SWEEP_SECONDS", 5)
         # An unanswered check-in is reminded once after this, then flagged as missed.
         self.CHECK_IN_REMINDER_AFTER = timedelta(minutes=_env_int("CHECK_IN_REMINDER_MINUTES", 120))
         self.CHECK_IN_FLAG_AFTER = timedelta(minutes=_env_int("CHECK_IN_FLAG_MINUTES", 120))
@@ -108,7 +129,10 @@ class Config:
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.PERMANENT_SESSION_LIFETIME = timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 120))
         self.MAX_CONTENT_LENGTH = 1024 * 1024
-        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+        # Where rate limits are counted: shared between processes in production
+        # (redis://...); production refuses to start without it being set, and
+        # takes memory:// (each process counting for itself) only when it is said.
+        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI")
         self.RATELIMIT_ENABLED = True
         # Information governance (responder.sharing, responder.retention): the lawful
         # basis recorded for an export when the manager states none; how long personal
@@ -127,6 +151,10 @@ class Config:
         self.HEALTH_EXPECT_SCHEDULER = _env_bool("HEALTH_EXPECT_SCHEDULER", False)
         self.HEALTH_SCHEDULER_STALE_SECONDS = _env_int("HEALTH_SCHEDULER_STALE_SECONDS", 60)
         self.HEALTH_OUTBOX_MAX_AGE_SECONDS = _env_int("HEALTH_OUTBOX_MAX_AGE_SECONDS", 600)
+        # /healthz answers within this whatever the database does, and says the
+        # service is degraded when a provider has failed every attempt this long.
+        self.HEALTH_TIMEOUT_SECONDS = _env_float("HEALTH_TIMEOUT_SECONDS", 1.5)
+        self.PROVIDER_DOWN_AFTER_SECONDS = _env_int("PROVIDER_DOWN_AFTER_SECONDS", 300)
         # Behind a reverse proxy: how many proxies set X-Forwarded-* (0: trust none).
         self.PROXY_FIX_HOPS = _env_int("PROXY_FIX_HOPS", 0)
         self.STARTUP_DATABASE_CHECK = _env_bool("STARTUP_DATABASE_CHECK", False)
@@ -137,6 +165,7 @@ class DevelopmentConfig(Config):
 
     def __init__(self) -> None:
         super().__init__()
+        self.RATELIMIT_STORAGE_URI = self.RATELIMIT_STORAGE_URI or "memory://"
         self.SECRET_KEY = self.SECRET_KEY or _dev_secret_key()
         self.SCHEDULER = _env("SCHEDULER", "embedded")
         self.DEV_OUTBOX = True
@@ -148,6 +177,7 @@ class TestingConfig(Config):
     def __init__(self) -> None:
         super().__init__()
         self.TESTING = True
+        self.RATELIMIT_STORAGE_URI = self.RATELIMIT_STORAGE_URI or "memory://"
         self.SECRET_KEY = "testing-secret-key-not-for-production"  # noqa: S105
         self.SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite:///:memory:")
         self.SCHEDULER = "off"

@@ -38,7 +38,9 @@ logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "responder.operations.structured_logs.JsonFormatter"}},
-    "handlers": {"json": {"class": "responder.operations.structured_logs.ResponderLogHandler", "formatter": "json"}},
+    "handlers": {
+        "json": {"class": "responder.operations.structured_logs.ResponderLogHandler", "formatter": "json"}
+    },
     "root": {"level": "INFO", "handlers": []},
     "loggers": {
         "gunicorn.error": {"level": loglevel.upper(), "handlers": ["json"], "propagate": False},

@@ -10,6 +10,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, INSTANCE_DIR, config_for
+from responder import database, unit_of_work
 from responder.extensions import csrf, db, limiter, login_manager, migrate
 from responder.operations import log_redaction, startup_checks, structured_logs
 
@@ -27,7 +28,9 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     structured_logs.init_app(app)
     _trust_proxy_headers(app)
 
+    database.configure_engine(app)
     db.init_app(app)
+    unit_of_work.install_session_events()
     if app.config["STARTUP_DATABASE_CHECK"]:
         startup_checks.require_database(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), compare_type=True)
@@ -37,9 +40,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
 
     from responder.playbooks import registry
 
-    # On the command line a broken playbook must not stop `playbooks check`
-    # from explaining what is wrong; everywhere else it stops the app.
-    registry.init_app(app, strict=click.get_current_context(silent=True) is None)
+    registry.init_app(app, strict=_serves_requests())
 
     # Request lines carry link tokens; these loggers write request lines.
     log_redaction.install("werkzeug", "gunicorn.access", "gunicorn.error")
@@ -48,7 +49,18 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
 
     web.register(app)
     cli.register(app)
+    unit_of_work.init_app(app)
     return app
+
+
+def _serves_requests() -> bool:
+    """True under gunicorn and ``flask run``: an invalid playbook must stop them at once.
+
+    Other commands start with invalid playbooks, so that ``playbooks check``
+    can say what is wrong; those that act check for themselves.
+    """
+    command = click.get_current_context(silent=True)
+    return command is None or command.info_name == "run"
 
 
 def _init_templates(app: Flask) -> None:
@@ -91,6 +103,11 @@ def _refuse_unsafe_production(app: Flask) -> None:
         problems.append("SMS_BACKEND and EMAIL_BACKEND must not be 'outbox' (nothing would be sent)")
     if not app.config["PUBLIC_BASE_URL"].startswith("https://"):
         problems.append("PUBLIC_BASE_URL must be an https:// address")
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        problems.append(
+            "RATELIMIT_STORAGE_URI must be set: redis://HOST:6379/0 to share limits between processes "
+            "and machines, or memory:// to accept that each process counts on its own"
+        )
     if problems:
         raise SystemExit("Responder cannot start in production: " + "; ".join(problems) + ".")
 

@@ -9,8 +9,9 @@ import click
 from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from responder.extensions import db
+from responder.links import public_url
 from responder.models import IncidentType, Role, Tension
+from responder.unit_of_work import committed, discard_changes, unit_of_work
 
 
 def register(app: Flask) -> None:
@@ -47,7 +48,7 @@ def playbooks_check(directory: str | None) -> None:
     try:
         keys = active_role_keys()
     except SQLAlchemyError:
-        db.session.rollback()
+        discard_changes()
         keys = None
     problems = []
     if not keys:
@@ -128,6 +129,7 @@ users_cli = click.Group("users", help="Staff accounts.")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--name", default=None)
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+@committed
 def users_create(email: str, role: str, name: str | None, password_stdin: bool) -> None:
     """Create a staff user; the password is read from standard input."""
     from responder.accounts.users import UserError, create_user
@@ -142,6 +144,7 @@ def users_create(email: str, role: str, name: str | None, password_stdin: bool) 
 
 @users_cli.command("token")
 @click.argument("email")
+@committed
 def users_token(email: str) -> None:
     """Print a new API bearer token for EMAIL (shown once; only its hash is kept)."""
     from responder.accounts.users import find_user, issue_api_token
@@ -167,7 +170,8 @@ def contacts_import(file: Path) -> None:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise click.ClickException(f"{file}:1: file: not UTF-8 text") from None
-    result = import_contacts(text, str(file))
+    with unit_of_work():
+        result = import_contacts(text, str(file))
     for problem in result.problems:
         click.echo(problem)
     click.echo(
@@ -184,6 +188,7 @@ demo_cli = click.Group("demo", help="Demonstration data (development only).")
 
 
 @demo_cli.command("seed")
+@committed
 def demo_seed() -> None:
     """Load the demo contact directory and demo users. Safe to run again."""
     from responder.demo import DEMO_USERS, seed_demo
@@ -197,7 +202,7 @@ def demo_seed() -> None:
     for problem in result.problems:
         click.echo(problem)
     click.echo(f"demo users created: {', '.join(created) if created else 'none (already there)'}")
-    click.echo("\nSign in at " + current_app.config["PUBLIC_BASE_URL"] + "/login with:")
+    click.echo("\nSign in at " + public_url("/login") + " with:")
     for email, role, _name, password in DEMO_USERS:
         click.echo(f"  {role:<8} {email:<22} password: {password}")
 
@@ -244,6 +249,7 @@ retention_cli = click.Group("retention", help="Removing personal data once incid
 
 @retention_cli.command("purge")
 @click.option("--dry-run", is_flag=True, help="List what would change; change nothing.")
+@committed
 def retention_purge(dry_run: bool) -> None:
     """Replace personal fields of incidents closed longer ago than the retention period.
 

@@ -3,11 +3,13 @@ an app per test, factories for users, contacts and incidents, and no real networ
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import ipaddress
 import os
 import socket
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,11 +19,11 @@ from flask import g, has_app_context
 from flask.testing import FlaskClient
 
 from responder import create_app
-from responder.accounts.users import create_user
+from responder.accounts.users import create_user, issue_api_token
 from responder.clock import now_utc
 from responder.demo import DEMO_CONTACTS
 from responder.directory.contacts import parse_row
-from responder.extensions import db
+from responder.extensions import db, limiter
 from responder.incidents.opening import IncidentReport, open_incident
 from responder.models import Contact
 from responder.notify.dispatcher import stop_dispatcher, sweep_outbox
@@ -29,6 +31,12 @@ from responder.operations.structured_logs import configure_logging
 
 from .fake_twilio import FakeTwilio
 from .smtp_server import RecordingSmtpServer
+
+# freezegun's real_asyncio, for every test: the sender's event loop (and aiosmtpd's) keeps
+# real time while a test freezes the clock, or its timeouts and sleeps would never end.
+# The real clock is kept in a closure, where freezegun's search for time functions to
+# replace does not look.
+asyncio.BaseEventLoop.time = (lambda monotonic: lambda self: monotonic())(time.monotonic)
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOKS = ROOT / "playbooks"
@@ -94,6 +102,7 @@ def shared_app(database_url):
     """
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url, "PLAYBOOKS_DIR": str(PLAYBOOKS)})
     app.test_client_class = IsolatedRequestClient
+    app.extensions["tests.limiter_settings"] = dict(limiter.__dict__)
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -104,8 +113,10 @@ def app(shared_app):
     """The app inside an app context; afterwards its settings restored and its tables emptied."""
     config = dict(shared_app.config)
     extensions = dict(shared_app.extensions)
-    # Logging is the process's, and other apps or tests may have changed it.
+    # Logging is the process's, and other apps or tests may have changed it; so is the
+    # rate limiter (Flask-Limiter keeps the settings of the last app it was bound to).
     configure_logging(shared_app.config)
+    limiter.__dict__.update(shared_app.extensions["tests.limiter_settings"])
     with shared_app.app_context():
         yield shared_app
         stop_dispatcher(shared_app)
@@ -137,6 +148,7 @@ def make_app(database_url):
 
     yield make
     for other in made:
+        stop_dispatcher(other)
         with other.app_context():
             db.engine.dispose()
 
@@ -179,7 +191,9 @@ def make_user(app):
 
     def make(role: str = "officer", email: str | None = None, password: str = PASSWORD):
         email = email or f"{role}{next(counter)}@example.org"
-        return create_user(email, role, password, name=f"Test {role.title()}")
+        user = create_user(email, role, password, name=f"Test {role.title()}")
+        db.session.commit()
+        return user
 
     return make
 
@@ -197,6 +211,13 @@ def directory(app, demo_contacts):
     db.session.execute(sa.insert(Contact), [{**row, "active": True} for row in demo_contacts])
     db.session.commit()
     return demo_contacts
+
+
+def new_api_token(user) -> str:
+    """A new API bearer token for ``user``, committed as the ``users token`` command would."""
+    raw = issue_api_token(user)
+    db.session.commit()
+    return raw
 
 
 def report(**overrides) -> IncidentReport:
@@ -220,7 +241,9 @@ def make_incident(app, directory, make_user):
     officer = make_user("officer")
 
     def make(**overrides):
-        return open_incident(report(**overrides), officer)
+        incident = open_incident(report(**overrides), officer)
+        db.session.commit()
+        return incident
 
     return make
 
@@ -269,7 +292,9 @@ def real_providers(app, fake_twilio, smtp_server):
         MAIL_FROM="Responder <responder@vru.example.org>",
         MESSAGE_RETRY_BASE_SECONDS=0,
     )
-    return app
+    yield app
+    # Before the fake servers stop: a dispatcher a test started may still be sending.
+    stop_dispatcher(app)
 
 
 @pytest.fixture
@@ -277,6 +302,7 @@ def send_outbox(app):
     """One dispatch pass, run to completion; the test's session then sees the results."""
 
     def send():
+        db.session.commit()  # what the test did so far, as a request would have
         result = sweep_outbox(app)
         db.session.expire_all()
         return result

@@ -3,9 +3,15 @@
 It answers ``POST /2010-04-01/Accounts/{sid}/Messages.json`` the way Twilio
 does (form-encoded in, JSON out, ``sid`` ``SM...``, ``status: queued``) and
 records every request, including the Basic auth header and StatusCallback.
+Like Twilio, it creates the message as the request arrives, before it
+answers: a request that is answered late, or whose connection is cut, has
+still created its message. ``GET .../Messages.json?To=...`` lists the
+messages created for a number, newest first, a page of ``PageSize``, as
+Twilio's list does (the sender asks it before sending a message again).
 Tell it to be slow (``delay_ms``), to be down for the next N requests
-(``fail_next(n, status=500)``), or to refuse a number with Twilio's JSON
-error (``reject_number(to, 21211)``).
+(``fail_next(n, status=500)``), to create the next N messages and then cut
+the connection without answering (``drop_after_create(n)``), or to refuse a
+number with Twilio's JSON error (``reject_number(to, 21211)``).
 
 Used as the ``fake_twilio`` fixture (tests/conftest.py); a browser test can
 start one beside a real server process and pass ``base_url`` to it. It also
@@ -32,7 +38,18 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-_MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages\.json$")
+_MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages\.json(?:\?(?P<query>.*))?$")
+# The keys of a list page that are not its list (twilio.base.page.Page.META_KEYS).
+_PAGE_META = {
+    "first_page_uri",
+    "next_page_uri",
+    "previous_page_uri",
+    "page",
+    "page_size",
+    "start",
+    "end",
+    "uri",
+}
 
 # What Twilio answers for the errors the tests use (https://www.twilio.com/docs/api/errors).
 TWILIO_ERROR_MESSAGES = {
@@ -58,7 +75,7 @@ class RecordedRequest:
     form: dict[str, str]
     received_at: float  # time.monotonic() when the request arrived
     answered_at: float  # time.monotonic() just before the response was written
-    status: int  # the HTTP status the fake answered
+    status: int  # the HTTP status the fake answered (0: it cut the connection instead)
 
     @property
     def basic_auth(self) -> tuple[str, str] | None:
@@ -77,7 +94,19 @@ class _Behaviour:
     delay_ms: int = 0
     failures_left: int = 0
     failure_status: int = 500
+    drops_left: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreatedMessage:
+    """A message the fake created: what a phone would receive."""
+
+    sid: str
+    to: str
+    body: str
+    created_at: float  # time.time()
+    resource: dict
 
 
 class FakeTwilio:
@@ -87,6 +116,7 @@ class FakeTwilio:
         self._lock = threading.Lock()
         self._behaviour = _Behaviour()
         self._requests: list[RecordedRequest] = []
+        self._created: list[CreatedMessage] = []
         self._server = _Server((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
 
@@ -129,6 +159,11 @@ class FakeTwilio:
             self._behaviour.failures_left = count
             self._behaviour.failure_status = status
 
+    def drop_after_create(self, count: int) -> None:
+        """Create the next ``count`` messages, then close the connection without an answer."""
+        with self._lock:
+            self._behaviour.drops_left = count
+
     def reject_number(self, to: str, code: int = 21211) -> None:
         """Refuse every message to ``to`` with Twilio's JSON error ``code`` (HTTP 400)."""
         with self._lock:
@@ -138,6 +173,7 @@ class FakeTwilio:
         with self._lock:
             self._behaviour = _Behaviour()
             self._requests.clear()
+            self._created.clear()
 
     # --- what happened -----------------------------------------------------------
 
@@ -154,6 +190,19 @@ class FakeTwilio:
     def sent_to(self, number: str) -> list[RecordedRequest]:
         return [r for r in self.accepted if r.form.get("To") == number]
 
+    @property
+    def created(self) -> list[CreatedMessage]:
+        """Every message created, answered or not: what phones received."""
+        with self._lock:
+            return list(self._created)
+
+    def duplicates(self) -> dict[tuple[str, str], int]:
+        """(number, text) pairs created more than once, and how many times."""
+        counts: dict[tuple[str, str], int] = {}
+        for message in self.created:
+            counts[(message.to, message.body)] = counts.get((message.to, message.body), 0) + 1
+        return {key: count for key, count in counts.items() if count > 1}
+
     # --- the server --------------------------------------------------------------
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -169,6 +218,10 @@ class FakeTwilio:
             def do_GET(self) -> None:
                 if self.path == "/_fake/requests":
                     fake._reply(self, 200, [asdict(r) for r in fake.requests])
+                elif self.path == "/_fake/created":
+                    fake._reply(self, 200, [asdict(m) for m in fake.created])
+                elif (match := _MESSAGES_PATH.match(self.path)) is not None:
+                    fake._list(self, match)
                 else:
                     fake._reply(self, 404, {"message": "not found"})
 
@@ -190,8 +243,9 @@ class FakeTwilio:
             if failing:
                 behaviour.failures_left -= 1
             rejected_code = behaviour.rejected.get(form.get("To", ""))
-        if delay_ms:
-            time.sleep(delay_ms / 1000)
+            dropping = not failing and rejected_code is None and behaviour.drops_left > 0
+            if dropping:
+                behaviour.drops_left -= 1
         if match is None:
             status, body = (
                 404,
@@ -203,7 +257,15 @@ class FakeTwilio:
             message = TWILIO_ERROR_MESSAGES.get(rejected_code, "Error").format(to=form.get("To"))
             status, body = 400, {"code": rejected_code, "message": message, "status": 400}
         else:
-            status, body = 201, self._created(match["account"], form)
+            # Created now, as Twilio does, whenever (and whether) the answer arrives.
+            status, body = 201, self._create(match["account"], form)
+        if dropping:
+            self._record(handler, match, form, received_at, 0)
+            handler.close_connection = True
+            handler.connection.shutdown(2)
+            return
+        if delay_ms:
+            time.sleep(delay_ms / 1000)
         self._record(handler, match, form, received_at, status)
         self._reply(handler, status, body)
 
@@ -240,8 +302,41 @@ class FakeTwilio:
                 )
             )
 
+    def _create(self, account_sid: str, form: dict[str, str]) -> dict[str, object]:
+        resource = self._resource(account_sid, form)
+        with self._lock:
+            self._created.append(
+                CreatedMessage(
+                    resource["sid"], form.get("To", ""), form.get("Body", ""), time.time(), resource
+                )
+            )
+        return resource
+
+    def _list(self, handler: BaseHTTPRequestHandler, match: re.Match) -> None:
+        """Messages to ``To`` (and from ``From``), newest first, one page of ``PageSize``."""
+        query = {key: values[-1] for key, values in parse_qs(match["query"] or "").items()}
+        size = int(query.get("PageSize", 50))
+        with self._lock:
+            found = [
+                m.resource
+                for m in reversed(self._created)
+                if m.to == query.get("To", m.to)
+                and m.resource["from"] == query.get("From", m.resource["from"])
+            ]
+        uri = handler.path
+        page = {
+            "messages": found[:size],
+            "page": 0,
+            "page_size": size,
+            "start": 0,
+            "end": min(size, len(found)) - 1,
+        }
+        page.update(first_page_uri=uri, next_page_uri=None, previous_page_uri=None, uri=uri)
+        assert set(page) - {"messages"} <= _PAGE_META
+        self._reply(handler, 200, page)
+
     @staticmethod
-    def _created(account_sid: str, form: dict[str, str]) -> dict[str, object]:
+    def _resource(account_sid: str, form: dict[str, str]) -> dict[str, object]:
         sid = "SM" + secrets.token_hex(16)
         return {
             "sid": sid,

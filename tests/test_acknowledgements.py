@@ -267,6 +267,7 @@ def test_a_burst_of_guesses_is_rate_limited_but_real_use_is_not(make_app, incide
 def test_concurrent_acknowledgements_give_one_covered_state_and_one_event(app, incident):
     from responder.models import ResponseChannel
     from responder.responses import acknowledgements as acks
+    from responder.unit_of_work import unit_of_work
 
     activation_id = next(a.id for a in incident.activations if a.agency_key == "bham-youth-service")
     lead_id = next(a.lead_contact_id for a in incident.activations if a.id == activation_id)
@@ -279,7 +280,8 @@ def test_concurrent_acknowledgements_give_one_covered_state_and_one_event(app, i
             activation = db.session.get(Activation, activation_id)
             contact = db.session.get(Contact, contact_id)
             barrier.wait()
-            outcomes.append(acks.acknowledge(activation, contact, ResponseChannel.LINK).status)
+            with unit_of_work():  # as the request would
+                outcomes.append(acks.acknowledge(activation, contact, ResponseChannel.LINK).status)
             db.session.remove()
 
     threads = [threading.Thread(target=ack, args=(lead_id if n % 2 else deputy_id,)) for n in range(8)]

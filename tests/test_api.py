@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from responder.accounts.users import issue_api_token
 from responder.extensions import db
 from responder.models import ApiToken, Incident, Message
+
+from .conftest import new_api_token
 
 BODY = {
     "local_authority": "birmingham",
@@ -24,7 +25,7 @@ BODY = {
 
 @pytest.fixture
 def token(make_user, directory):
-    return issue_api_token(make_user("officer"))
+    return new_api_token(make_user("officer"))
 
 
 def post(client, body, token, **headers):
@@ -120,7 +121,7 @@ def test_unknown_incident_is_a_json_404(client, token):
 
 @pytest.fixture
 def manager_token(make_user, directory):
-    return issue_api_token(make_user("manager"))
+    return new_api_token(make_user("manager"))
 
 
 def close(client, reference, token, body):

@@ -7,17 +7,17 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from responder.accounts.users import issue_api_token
 from responder.extensions import db
 from responder.models import Incident
 from responder.playbooks.registry import current_playbooks
 
+from .conftest import new_api_token
 from .test_api import BODY
 
 
 @pytest.fixture
 def token(make_user, directory):
-    return issue_api_token(make_user("officer"))
+    return new_api_token(make_user("officer"))
 
 
 @pytest.fixture

@@ -79,6 +79,7 @@ def live_service(make_app, tmp_path):
         with freeze_time(now_utc() - timedelta(minutes=20)):
             open_incident(report(summary="Backed-up summary"), officer)
             open_incident(report(local_authority="coventry"), officer)
+        db.session.commit()
         before = snapshot_of_incidents()
         db.session.remove()
     return live, before

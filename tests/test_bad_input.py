@@ -18,7 +18,6 @@ from freezegun import freeze_time
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from responder.accounts.users import issue_api_token
 from responder.clock import now_utc, to_local
 from responder.extensions import db
 from responder.models import (
@@ -34,7 +33,7 @@ from responder.responses import acknowledgements as acks
 from responder.responses.access_tokens import token_value
 from responder.scheduling.firing import fire_due_actions
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, new_api_token
 
 SCRIPT = '<script>alert("xss-7731")</script>'
 ATTRIBUTE = '"><img src=x onerror=alert(7731)>'
@@ -107,7 +106,7 @@ def world(make_app, make_incident, make_user):
         "filename": "app.js",
     }
     links = {"ack": token_value(ack_token), "check_in": token_value(check_in.access_token)}
-    return World(client, app, incident, values, issue_api_token(admin), links)
+    return World(client, app, incident, values, new_api_token(admin), links)
 
 
 def sign_in(client, email: str) -> None:

@@ -36,11 +36,12 @@ OPEN_AND_STOP = textwrap.dedent(
     import sys, threading
     from datetime import timedelta
 
-    import responder.incidents.opening
+    import responder.notify.dispatcher
     from responder import create_app
     from responder.clock import now_utc
     from responder.incidents.opening import IncidentReport, open_incident
     from responder.notify.backends import DevOutbox
+    from responder.unit_of_work import unit_of_work
 
     stop_at, database_url, playbooks = sys.argv[1:4]
     forever = threading.Event()
@@ -51,7 +52,7 @@ OPEN_AND_STOP = textwrap.dedent(
 
     if stop_at == "after-commit":
         # Between the commit and waking the dispatcher: nothing has been sent.
-        responder.incidents.opening.wake_dispatcher = stop_here
+        responder.notify.dispatcher.wake_dispatcher = stop_here
     else:
         # Inside the provider call: every message claimed, none handed over.
         DevOutbox.send = stop_here
@@ -64,17 +65,18 @@ OPEN_AND_STOP = textwrap.dedent(
         },
     )
     with app.app_context():
-        open_incident(
-            IncidentReport(
-                local_authority="birmingham",
-                type="stabbing",
-                occurred_at=now_utc() - timedelta(minutes=20),
-                location="Drill Road",
-                youngest_age=16,
-                school_link=True,
-            ),
-            None,
-        )
+        with unit_of_work():
+            open_incident(
+                IncidentReport(
+                    local_authority="birmingham",
+                    type="stabbing",
+                    occurred_at=now_utc() - timedelta(minutes=20),
+                    location="Drill Road",
+                    youngest_age=16,
+                    school_link=True,
+                ),
+                None,
+            )
         forever.wait()
     """
 )

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from responder.clock import now_utc
 from responder.extensions import db
@@ -105,26 +106,32 @@ def test_retries_wait_for_their_backoff(real_providers, make_incident, send_outb
 
 
 def test_backoff_doubles_up_to_its_cap_with_jitter():
-    policy = RetryPolicy(max_attempts=10, base_seconds=5, max_seconds=300)
+    policy = RetryPolicy(base_seconds=5, max_seconds=300)
     for attempt, ceiling in [(1, 5), (2, 10), (3, 20), (4, 40), (7, 300), (9, 300)]:
         delays = {policy.delay_after(attempt).total_seconds() for _ in range(50)}
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(delays) > 1  # jittered, so failures together do not retry together
 
 
-def test_a_message_gives_up_after_the_last_attempt(real_providers, make_incident, send_outbox, fake_twilio):
-    real_providers.config["MESSAGE_MAX_ATTEMPTS"] = 3
-    fake_twilio.fail_next(1000, status=502)
-    make_incident()
-
-    send_until_settled(send_outbox)
+def test_a_message_gives_up_once_its_time_for_retrying_has_run_out(
+    real_providers, make_incident, send_outbox, fake_twilio
+):
+    real_providers.config["MESSAGE_RETRY_FOR_SECONDS"] = 3600
+    fake_twilio.fail_next(1000, status=503)
+    with freeze_time(now_utc()) as clock:
+        make_incident()
+        send_outbox()
+        clock.tick(timedelta(minutes=59))
+        send_outbox()
+        assert message_to(LEAD, Channel.SMS).state == MessageState.PENDING
+        clock.tick(timedelta(minutes=2))
+        send_outbox()
 
     message = message_to(LEAD, Channel.SMS)
     assert message.state == MessageState.FAILED and message.attempts == 3
     assert message.last_error == (
-        "gave up after 3 attempts; the last one: Twilio had a problem on its side (HTTP 502)"
+        "gave up after trying for 1 h; the last attempt: Twilio had a problem on its side (HTTP 503)"
     )
-    assert len(fake_twilio.requests) == 30
     assert any("Birmingham Youth Service" in d and "gave up" in d for d in timeline(EventKind.MESSAGE_FAILED))
 
 
@@ -140,14 +147,57 @@ def test_twilio_unreachable_is_retried(real_providers, make_incident, send_outbo
     assert message.last_error == "could not connect to Twilio"
 
 
-def test_twilio_too_slow_is_retried(real_providers, make_incident, send_outbox, fake_twilio):
+def test_an_answer_that_comes_too_late_is_looked_up_not_sent_again(
+    real_providers, make_incident, send_outbox, fake_twilio
+):
     real_providers.config["MESSAGE_SEND_TIMEOUT_SECONDS"] = 1
-    fake_twilio.set_delay(1500)
-    make_incident()
-    send_outbox()
+    fake_twilio.set_delay(1500)  # Twilio creates each message, then answers after the sender gave up
+    with freeze_time(now_utc()) as clock:
+        make_incident()
+        send_outbox()
+        message = message_to(LEAD, Channel.SMS)
+        assert message.state == MessageState.PENDING and message.unknown_since is not None
+        assert message.last_error == "Twilio did not answer within 1 s"
+
+        fake_twilio.set_delay(0)
+        clock.tick(timedelta(minutes=1))
+        send_outbox()
+
     message = message_to(LEAD, Channel.SMS)
-    assert message.state == MessageState.PENDING
-    assert message.last_error == "Twilio did not answer in time"
+    assert message.state == MessageState.SENT and message.unknown_since is None
+    assert message.provider_id == next(m.sid for m in fake_twilio.created if m.to == lead_phone())
+    assert len(fake_twilio.created) == 10 and fake_twilio.duplicates() == {}
+    assert any("found at Twilio" in d for d in timeline(EventKind.MESSAGE_SENT))
+
+
+def test_a_connection_cut_after_the_message_was_created_is_looked_up_not_sent_again(
+    real_providers, make_incident, send_outbox, fake_twilio
+):
+    fake_twilio.drop_after_create(10)
+    with freeze_time(now_utc()) as clock:
+        make_incident()
+        send_outbox()
+        assert message_to(LEAD, Channel.SMS).unknown_since is not None
+        clock.tick(timedelta(minutes=1))
+        send_outbox()
+
+    assert message_to(LEAD, Channel.SMS).state == MessageState.SENT
+    assert len(fake_twilio.created) == 10 and fake_twilio.duplicates() == {}
+
+
+def test_a_message_whose_outcome_is_unknown_and_not_at_the_provider_is_sent(
+    real_providers, make_incident, send_outbox, fake_twilio
+):
+    fake_twilio.fail_next(10, status=502)  # a gateway gave up: Twilio may or may not have it
+    with freeze_time(now_utc()) as clock:
+        make_incident()
+        send_outbox()
+        assert message_to(LEAD, Channel.SMS).unknown_since is not None
+        clock.tick(timedelta(minutes=1))
+        send_outbox()
+
+    assert message_to(LEAD, Channel.SMS).state == MessageState.SENT
+    assert len(fake_twilio.created) == 10 and fake_twilio.duplicates() == {}
 
 
 def test_a_busy_mail_server_is_retried(real_providers, make_incident, send_outbox, smtp_server):
@@ -231,25 +281,51 @@ def test_the_incident_page_says_what_failed(
     assert "reached by email instead" in page
 
 
-def test_one_message_that_cannot_be_recorded_does_not_stop_the_sweep(
+def test_outcomes_that_cannot_be_recorded_are_written_once_the_database_answers(
     real_providers, make_incident, send_outbox, fake_twilio, monkeypatch
 ):
     from responder.notify import dispatcher
 
-    real_record = dispatcher.record_accepted
+    real_record = dispatcher.record_outcomes
+    refusals = iter([True, True])
 
-    def record_unless_the_lead(claim, provider_id, provider_name):
-        if claim.message.recipient == lead_phone():
-            raise RuntimeError("database went away")
-        real_record(claim, provider_id, provider_name)
+    def record_once_the_database_answers(outcomes, policy):
+        if next(refusals, False):
+            raise OperationalError("UPDATE messages", {}, Exception("the database is restarting"))
+        real_record(outcomes, policy)
 
-    monkeypatch.setattr(dispatcher, "record_accepted", record_unless_the_lead)
+    monkeypatch.setattr(dispatcher, "record_outcomes", record_once_the_database_answers)
     make_incident()
 
     report = send_outbox()
 
-    assert report.sent == 19 and report.retrying == 1
-    assert message_to(LEAD, Channel.SMS).state == MessageState.SENDING  # until its lease runs out
+    assert report.sent == 20
+    assert {m.state for m in db.session.scalars(select(Message))} == {MessageState.SENT}
+    assert fake_twilio.duplicates() == {}
+
+
+def test_a_sent_message_whose_record_was_lost_is_found_at_the_provider_not_sent_again(
+    real_providers, make_incident, send_outbox, fake_twilio, monkeypatch
+):
+    from responder.notify import dispatcher
+
+    real_record = dispatcher.record_outcomes
+
+    def never_recorded(outcomes, policy):
+        raise OperationalError("UPDATE messages", {}, Exception("the database is down"))
+
+    with freeze_time(now_utc()) as clock:
+        monkeypatch.setattr(dispatcher, "record_outcomes", never_recorded)
+        make_incident()
+        send_outbox()  # every text reaches Twilio; none of it is written down
+        assert message_to(LEAD, Channel.SMS).state == MessageState.SENDING  # until its lease runs out
+
+        monkeypatch.setattr(dispatcher, "record_outcomes", real_record)
+        clock.tick(timedelta(seconds=real_providers.config["MESSAGE_LEASE_SECONDS"] + 1))
+        send_outbox()
+
+    assert message_to(LEAD, Channel.SMS).state == MessageState.SENT
+    assert len(fake_twilio.created) == 10 and fake_twilio.duplicates() == {}
 
 
 def test_the_mail_server_login_is_used_when_configured(real_providers, make_incident, send_outbox):

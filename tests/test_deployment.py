@@ -21,6 +21,10 @@ GOOD_PRODUCTION = {
     "SMS_BACKEND": "twilio",
     "EMAIL_BACKEND": "smtp",
     "PUBLIC_BASE_URL": "https://responder.example.org",
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "twilio-auth-token",
+    "TWILIO_FROM": "+447700900000",
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
 }
 
 

@@ -14,12 +14,11 @@ from datetime import timedelta
 
 from freezegun import freeze_time
 
-from responder.accounts.users import issue_api_token
 from responder.clock import now_utc, to_local
 from responder.incidents.opening import get_incident
 from responder.scheduling.firing import fire_due_actions
 
-from .conftest import PASSWORD, TWILIO_AUTH_TOKEN
+from .conftest import PASSWORD, TWILIO_AUTH_TOKEN, new_api_token
 
 CANARIES = {
     "summary": "CANARY-SUMMARY the boy is 15 and at Holte School",
@@ -69,7 +68,7 @@ def test_a_whole_response_leaves_no_secret_token_password_or_personal_field_in_t
 ):
     capfd.readouterr()  # only what this response writes
     officer, manager = make_user("officer"), make_user("manager")
-    api_token = issue_api_token(manager)
+    api_token = new_api_token(manager)
 
     # Staff sign in (one wrong password first) and open the incident through the form.
     assert (

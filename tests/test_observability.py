@@ -15,7 +15,6 @@ from freezegun import freeze_time
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from responder.accounts.users import issue_api_token
 from responder.clock import now_utc
 from responder.extensions import db
 from responder.models import Message, ResponseChannel, SchedulerLease
@@ -25,7 +24,7 @@ from responder.scheduling.firing import fire_due_actions
 from responder.scheduling.job_store import JOBS_TABLE
 from responder.scheduling.runtime import SchedulerRuntime
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, new_api_token
 
 OPENED = datetime(2026, 11, 24, 21, 50, tzinfo=UTC)
 SUMMARY_CANARY = "SUMMARY-CANARY-LOGS-5521"
@@ -72,7 +71,7 @@ def test_a_journey_logs_json_lines_with_request_ids_and_no_tokens_or_personal_da
     app, client, directory, make_user, capsys, send_outbox
 ):
     officer = make_user("officer")
-    api_token = issue_api_token(officer)
+    api_token = new_api_token(officer)
     capsys.readouterr()
 
     with freeze_time(OPENED):

@@ -24,6 +24,7 @@ from responder.models import (
 )
 from responder.playbooks import IncidentFacts, plan_response
 from responder.playbooks.registry import current_playbooks
+from responder.unit_of_work import unit_of_work
 
 from .conftest import PLAYBOOKS, report
 
@@ -72,7 +73,7 @@ def test_a_failure_half_way_through_leaves_nothing_behind(make_incident, monkeyp
         return real_record(*args, **kwargs)
 
     monkeypatch.setattr(timeline, "record", fail_on_the_fifth_event)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError), unit_of_work():  # as a request or command would run it
         make_incident()
     assert {model.__name__: count(model) for model in ALL_TABLES} == before
 

@@ -92,7 +92,7 @@ def closed_response(make_incident, send_outbox, make_user):
         lifecycle.stand_down(incident, officer, CANARIES["stand-down reason"])
     with freeze_time(CLOSED):
         lifecycle.close(incident, manager, CANARIES["closing reason"])
-    db.session.expire_all()
+    db.session.commit()
     return scripted
 
 

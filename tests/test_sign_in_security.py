@@ -76,6 +76,13 @@ def test_production_cookies_are_secure_httponly_and_samesite(monkeypatch):
     monkeypatch.setenv("SMS_BACKEND", "twilio")
     monkeypatch.setenv("EMAIL_BACKEND", "smtp")
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://responder.example.org")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "memory://")
+    for name, value in {
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "t",
+        "TWILIO_FROM": "+447700900000",
+    }.items():
+        monkeypatch.setenv(name, value)
     app = create_app("production", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"

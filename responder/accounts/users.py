@@ -37,7 +37,6 @@ def create_user(email: str, role: str, password: str, name: str | None = None) -
     user = User(email=email, role=role, name=name or email.split("@")[0])
     user.set_password(password)
     db.session.add(user)
-    db.session.commit()
     return user
 
 
@@ -45,5 +44,4 @@ def issue_api_token(user: User) -> str:
     """A new bearer token; only its hash is kept, so it is shown once."""
     raw = "rsp_" + secrets.token_urlsafe(32)
     db.session.add(ApiToken(user=user, token_hash=hashlib.sha256(raw.encode("utf-8")).hexdigest()))
-    db.session.commit()
     return raw

@@ -178,7 +178,6 @@ def record_check_in_answer(check_in: CheckIn, answer: CheckInAnswer) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount
     if not won:
-        db.session.rollback()
         return False
     db.session.refresh(check_in)
     incident, activation, contact = check_in.incident, check_in.activation, check_in.contact
@@ -196,7 +195,6 @@ def record_check_in_answer(check_in: CheckIn, answer: CheckInAnswer) -> bool:
     _record_tension(incident, check_in, answer.tension, now)
     _record_offers(incident, check_in, offers)
     cancel_check_in_follow_ups(check_in, "not needed: answered")
-    db.session.commit()
     return True
 
 

@@ -120,7 +120,6 @@ def import_contacts(text: str, source: str) -> ImportResult:
     }
     for parsed in parsed_rows:
         _upsert(parsed, existing.get(parsed.key), result)
-    db.session.commit()
     return result
 
 

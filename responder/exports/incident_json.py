@@ -43,16 +43,16 @@ def incident_json(incident: Incident, redaction: Redaction) -> Iterator[bytes]:
     relationships can no longer be loaded. The timeline needs only its id.
     """
     head = ExportDocumentSchema(exclude=("timeline",)).dump(_document(incident, redaction))
-    return _chunks(head, incident, redaction)
+    return _chunks(head, incident.id, redaction)
 
 
-def _chunks(head: dict, incident: Incident, redaction: Redaction) -> Iterator[bytes]:
+def _chunks(head: dict, incident_id: int, redaction: Redaction) -> Iterator[bytes]:
     text = json.dumps(head, ensure_ascii=False)
     # Reopen the finished object to append the timeline: '{..., "timeline": [e1, e2, ...]}'.
     pending = [text[:-1], ', "timeline": [']
     size = 0
     event_schema = TimelineEventSchema()
-    for index, event in enumerate(_timeline(incident, redaction)):
+    for index, event in enumerate(_timeline(incident_id, redaction)):
         piece = ("," if index else "") + json.dumps(event_schema.dump(event), ensure_ascii=False)
         pending.append(piece)
         size += len(piece)
@@ -231,7 +231,7 @@ def _check_in(check_in: CheckIn, redaction: Redaction) -> dict:
     }
 
 
-def _timeline(incident: Incident, redaction: Redaction) -> Iterator[dict]:
+def _timeline(incident_id: int, redaction: Redaction) -> Iterator[dict]:
     query = (
         select(
             TimelineEvent.id,
@@ -243,7 +243,7 @@ def _timeline(incident: Incident, redaction: Redaction) -> Iterator[dict]:
             TimelineEvent.detail,
             TimelineEvent.data,
         )
-        .where(TimelineEvent.incident_id == incident.id)
+        .where(TimelineEvent.incident_id == incident_id)
         .order_by(TimelineEvent.at, TimelineEvent.id)
         .execution_options(yield_per=BATCH_ROWS)
     )

@@ -55,6 +55,7 @@ GENERATED_KINDS = frozenset(
         "message_failed",
         "messages_cancelled",
         "fell_back_to_email",
+        "emailed_as_well",
         "contact_missing",
         "escalated",
         "late_response",
@@ -96,10 +97,12 @@ class Redaction:
     """Labels for the people in one incident's export, and the text rules for its variant."""
 
     redacted: bool
-    incident: Incident
+    # The incident's own free text, scrubbed wherever it is quoted.
+    location: str = ""
+    summary: str = ""
     role_labels: dict[str, str] = field(default_factory=dict)  # contact key -> role label
-    contacts: dict[str, Contact] = field(default_factory=dict)  # contact key -> contact
-    users: dict[str, User] = field(default_factory=dict)  # email -> user
+    contacts: dict[str, Person] = field(default_factory=dict)  # contact key -> contact
+    users: dict[str, Person] = field(default_factory=dict)  # email -> staff member
     agency_names: dict[str, str] = field(default_factory=dict)
     _pseudonyms: dict[str, str] = field(default_factory=dict)
     _patterns: list[tuple[re.Pattern | None, dict[str, str]]] | None = None
@@ -110,7 +113,7 @@ class Redaction:
 
     # --- people -------------------------------------------------------------------
 
-    def contact(self, contact: Contact | None) -> str:
+    def contact(self, contact: Contact | Person | None) -> str:
         """A contact: their name (full) or their role or pseudonym (redacted)."""
         if contact is None:
             return ""
@@ -122,7 +125,7 @@ class Redaction:
         contact = next((c for c in self.contacts.values() if c.id == contact_id), None)
         return self.contact(contact)
 
-    def role_of(self, contact: Contact | None) -> str:
+    def role_of(self, contact: Contact | Person | None) -> str:
         """The role a contact holds in this incident, whichever the variant."""
         if contact is None:
             return ""
@@ -132,7 +135,7 @@ class Redaction:
         """A phone number or email address: shown in full, absent when redacted."""
         return None if self.redacted else value
 
-    def user(self, user: User | None) -> str:
+    def user(self, user: User | Person | None) -> str:
         if user is None:
             return ""
         if not self.redacted:
@@ -252,10 +255,33 @@ class Redaction:
             label = self._pseudonym(f"user:{email}")
             yield user.name, label
             yield user.email, label
-        if self.incident.location.strip():
-            yield self.incident.location.strip(), "[location withheld]"
-        if len(self.incident.summary.strip()) >= 3:
-            yield self.incident.summary.strip(), "[summary withheld]"
+        if self.location.strip():
+            yield self.location.strip(), "[location withheld]"
+        if len(self.summary.strip()) >= 3:
+            yield self.summary.strip(), "[summary withheld]"
+
+
+@dataclass(frozen=True)
+class Person:
+    """A contact or staff member as the export names them: plain values, read before the response.
+
+    A streamed export is read after the request's unit of work has committed
+    and its session has closed, when database rows can no longer be loaded.
+    """
+
+    id: int
+    key: str  # a contact's role key; a staff member's email
+    name: str
+    email: str
+    phone: str | None = None
+
+    @classmethod
+    def of_contact(cls, contact: Contact) -> Person:
+        return cls(contact.id, contact.key, contact.name, contact.email, contact.phone)
+
+    @classmethod
+    def of_user(cls, user: User) -> Person:
+        return cls(user.id, user.email, user.name, user.email)
 
 
 class _Defaults(dict):
@@ -270,7 +296,8 @@ def for_incident(incident: Incident, *, redacted: bool) -> Redaction:
     activations = list(incident.activations)
     redaction = Redaction(
         redacted=redacted,
-        incident=incident,
+        location=incident.location,
+        summary=incident.summary,
         role_labels=_role_labels(incident, activations),
         agency_names={activation.agency_key: activation.agency_name for activation in activations},
     )
@@ -307,7 +334,7 @@ def _role_labels(incident: Incident, activations: list[Activation]) -> dict[str,
 
 def _contacts(
     incident: Incident, activations: list[Activation], role_labels: dict[str, str]
-) -> dict[str, Contact]:
+) -> dict[str, Person]:
     """Every contact the incident's rows refer to, by key."""
     ids: set[int] = set()
     keys = set(role_labels)
@@ -336,10 +363,10 @@ def _contacts(
     keys.update(actor.partition(":")[2] for actor in _actors(incident) if actor.startswith("contact:"))
     ids.discard(None)
     rows = db.session.scalars(select(Contact).where(Contact.id.in_(ids) | Contact.key.in_(keys)))
-    return {contact.key: contact for contact in rows}
+    return {contact.key: Person.of_contact(contact) for contact in rows}
 
 
-def _users(incident: Incident) -> dict[str, User]:
+def _users(incident: Incident) -> dict[str, Person]:
     """Staff who opened, acted on or reviewed the incident, by lower-cased email."""
     emails = {actor.partition(":")[2].lower() for actor in _actors(incident) if actor.startswith("user:")}
     ids = {incident.opened_by_id} if incident.opened_by_id else set()
@@ -349,7 +376,7 @@ def _users(incident: Incident) -> dict[str, User]:
         )
     ids.discard(None)
     rows = db.session.scalars(select(User).where(User.id.in_(ids) | User.email.in_(emails)))
-    return {user.email.lower(): user for user in rows}
+    return {user.email.lower(): Person.of_user(user) for user in rows}
 
 
 def _actors(incident: Incident) -> list[str]:

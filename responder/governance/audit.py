@@ -13,7 +13,6 @@ from responder.models.audit import AuditEvent
 def record_access(user: User, incident: Incident, action: str, detail: str = "") -> None:
     """Write an audit row and commit it (a read must be recorded even if nothing else changes)."""
     db.session.add(AuditEvent(at=now_utc(), user=user, incident=incident, action=action, detail=detail[:200]))
-    db.session.commit()
 
 
 def access_log(incident: Incident, limit: int = 500) -> list[AuditEvent]:

@@ -145,7 +145,6 @@ def _purge(incident: Incident, closed_at: datetime, *, dry_run: bool, actor: str
     changes = planned_changes(incident)
     result = PurgeResult(incident.reference, incident.exercise, closed_at, Counter(c.what for c in changes))
     if dry_run:
-        db.session.rollback()
         return result
     for change in changes:
         setattr(change.row, change.attribute, change.value)
@@ -162,7 +161,6 @@ def _purge(incident: Incident, closed_at: datetime, *, dry_run: bool, actor: str
         actor=actor,
         data={"fields": dict(result.counts)},
     )
-    db.session.commit()
     log.info("retention purge: %s", result.describe())
     return result
 

@@ -118,12 +118,12 @@ def with_added_agency(snapshot: dict[str, Any], agency: Agency) -> dict[str, Any
     return {**snapshot, ADDED_AGENCIES: {**snapshot.get(ADDED_AGENCIES, {}), agency.key: entry}}
 
 
-def sharing_records(incident: Incident) -> list[SharingRecord]:
+def sharing_records(incident_id: int) -> list[SharingRecord]:
     """Every share for the incident, oldest first."""
     return list(
         db.session.scalars(
             select(SharingRecord)
-            .where(SharingRecord.incident_id == incident.id)
+            .where(SharingRecord.incident_id == incident_id)
             .order_by(SharingRecord.at, SharingRecord.id)
         )
     )
@@ -146,10 +146,14 @@ CSV_HEADER = (
 )
 
 
-def sharing_rows(incident: Incident) -> Iterator[tuple[str, ...]]:
-    """The sharing record as table rows, for the CSV download."""
+def sharing_rows(incident_id: int) -> Iterator[tuple[str, ...]]:
+    """The sharing record as table rows, for the CSV download.
+
+    Takes the incident's id: a streamed body is read after the request's
+    unit of work has committed, when its rows can no longer be loaded.
+    """
     zone = local_zone()
-    for record in sharing_records(incident):
+    for record in sharing_records(incident_id):
         local = record.at.astimezone(zone)
         yield (
             f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}",

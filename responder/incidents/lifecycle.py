@@ -70,7 +70,6 @@ def stand_down(incident: Incident, user: User, reason: str) -> Incident:
         if activation.state == ActivationState.COVERED and activation.acknowledged_by is not None:
             queue_stand_down(activation, activation.acknowledged_by, shared_by=actor)
     _cancel_pending_messages(incident, actor, kinds=("alert",), why="the response is standing down")
-    db.session.commit()
     return incident
 
 
@@ -78,7 +77,6 @@ def resume(incident: Incident, user: User, reason: str) -> Incident:
     """Standing down turned out to be early: the response is active again."""
     _check_move(incident, IncidentStatus.ACTIVE)
     _move(incident, IncidentStatus.ACTIVE, timeline.actor_for_user(user), reason)
-    db.session.commit()
     return incident
 
 
@@ -97,7 +95,6 @@ def close(incident: Incident, user: User, reason: str) -> Incident:
         .values(reply_code=None)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
     return incident
 
 
@@ -105,7 +102,6 @@ def post_update(incident: Incident, user: User, text: str) -> None:
     """Free text for the response team; it never leaves Responder by SMS or email."""
     require_running(incident)
     timeline.record(incident, EventKind.UPDATE_POSTED, text.strip(), actor=timeline.actor_for_user(user))
-    db.session.commit()
 
 
 def change_tension(incident: Incident, user: User, level: str, reason: str) -> None:
@@ -123,7 +119,6 @@ def change_tension(incident: Incident, user: User, level: str, reason: str) -> N
         actor=timeline.actor_for_user(user),
         data={"level": str(level)},
     )
-    db.session.commit()
 
 
 def record_meeting(
@@ -141,7 +136,6 @@ def record_meeting(
         actor=timeline.actor_for_user(user),
         data={"title": title.strip(), "attendees": attendees, "actions": actions},
     )
-    db.session.commit()
 
 
 def resend_alert(activation: Activation, user: User) -> Contact:
@@ -166,7 +160,6 @@ def resend_alert(activation: Activation, user: User) -> Contact:
         actor=timeline.actor_for_user(user),
         agency_key=activation.agency_key,
     )
-    db.session.commit()
     return contact
 
 
@@ -184,7 +177,6 @@ def mark_not_applicable(activation: Activation, user: User, reason: str) -> None
         actor=timeline.actor_for_user(user),
         agency_key=activation.agency_key,
     )
-    db.session.commit()
 
 
 def _check_move(incident: Incident, target: IncidentStatus) -> None:

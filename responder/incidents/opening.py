@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from responder import timeline
 from responder.clock import now_utc
@@ -18,14 +17,10 @@ from responder.models import (
     IncidentStatus,
     User,
 )
-from responder.notify.dispatcher import wake_dispatcher
 from responder.playbooks import IncidentFacts, plan_response, snapshot
 from responder.playbooks.registry import current_playbooks
 from responder.responses.activations import activate_agencies, offer_support
 from responder.scheduling import schedule_response
-
-# A unique reply code drawn twice at the same moment is retried, not an error.
-WRITE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -55,42 +50,22 @@ class IncidentReport:
 def open_incident(
     report: IncidentReport, opened_by: User | None, submission_key: str | None = None
 ) -> Incident:
-    """Open an incident and activate its playbook, all in one transaction.
+    """Open an incident and activate its playbook, in the caller's unit of work.
 
-    Writes the incident, activations, support offers, outbox messages and
-    timeline events, then commits once; any failure leaves nothing behind.
-    The same ``submission_key`` twice (a double-submitted form, a retried API
-    call) returns the incident the first one opened.
+    Writes the incident, activations, support offers, outbox messages, timed
+    actions and timeline events; the boundary commits them together, so any
+    failure leaves nothing behind. The same ``submission_key`` twice (a
+    double-submitted form, a retried API call) returns the incident the first
+    one opened. Two openings racing on the same key, or drawing the same reply
+    code, meet a unique constraint at the flush; the boundary runs the request
+    again (see responder.unit_of_work.retried_on_conflict).
     """
-    if submission_key:
-        existing = _by_submission_key(submission_key)
-        if existing is not None:
-            return existing
+    if submission_key and (existing := _by_submission_key(submission_key)) is not None:
+        return existing
     playbooks = current_playbooks()
     plan = plan_response(playbooks, report.local_authority, report.facts)
     frozen, digest = snapshot(playbooks, report.local_authority)
     actor = timeline.actor_for_user(opened_by)
-    for attempt in range(1, WRITE_ATTEMPTS + 1):
-        try:
-            incident = _write_incident(report, opened_by, submission_key, plan, frozen, digest, actor)
-            break
-        except IntegrityError:
-            db.session.rollback()
-            # Lost a race with the same submission: the winner's incident stands.
-            if submission_key and (existing := _by_submission_key(submission_key)) is not None:
-                return existing
-            # Otherwise two incidents drew the same reply code at once: draw again.
-            if attempt == WRITE_ATTEMPTS:
-                raise
-        except BaseException:
-            db.session.rollback()
-            raise
-    wake_dispatcher()
-    return incident
-
-
-def _write_incident(report, opened_by, submission_key, plan, frozen, digest, actor) -> Incident:
-    """Everything an opening writes, committed once."""
     incident = Incident(
         reference=next_reference(report.local_authority, plan.playbook.code),
         local_authority=report.local_authority,
@@ -123,7 +98,7 @@ def _write_incident(report, opened_by, submission_key, plan, frozen, digest, act
     for offer in plan.offers:
         offer_support(incident, offer, actor)
     schedule_response(incident, plan)
-    db.session.commit()
+    db.session.flush()
     return incident
 
 

@@ -29,6 +29,7 @@ TIMELINE_FILTERS = {
         "message_delivered",
         "message_failed",
         "fell_back_to_email",
+        "emailed_as_well",
         "contact_missing",
         "messages_cancelled",
     ),

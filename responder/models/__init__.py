@@ -16,7 +16,14 @@ from responder.models.incidents import (
     ReferenceCounter,
     Tension,
 )
-from responder.models.messages import LINK_PLACEHOLDER, Channel, Message, MessageKind, MessageState
+from responder.models.messages import (
+    LINK_PLACEHOLDER,
+    Channel,
+    Message,
+    MessageKind,
+    MessageState,
+    ProviderStatus,
+)
 from responder.models.responses import AgencyResponse, ResponseChannel, ResponseKind
 from responder.models.reviews import RagStatus, ReviewAction, ReviewNote, ReviewNoteKind
 from responder.models.scheduler_lease import SchedulerLease
@@ -49,6 +56,7 @@ __all__ = [
     "MessageState",
     "OfferActivation",
     "OfferState",
+    "ProviderStatus",
     "RagStatus",
     "ReferenceCounter",
     "ResponseChannel",

@@ -20,7 +20,7 @@ class Channel(enum.StrEnum):
 
 class MessageState(enum.StrEnum):
     PENDING = "pending"  # waiting to be sent (or to be retried)
-    SENDING = "sending"  # claimed by a sender; lease_until says until when
+    SENDING = "sending"  # claimed by a sender and handed to the provider; lease_until says until when
     SENT = "sent"  # accepted by the provider (or kept in the dev outbox)
     DELIVERED = "delivered"  # the provider reported delivery to the handset
     FAILED = "failed"  # gave up: see last_error
@@ -63,6 +63,16 @@ class Message(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the current attempt was handed to the provider (set as it is claimed).
+    handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An earlier attempt may have reached the provider (it timed out, or its sender
+    # died): the provider is asked before this message is sent again.
+    unknown_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first transient failure of a run of them: retries stop MESSAGE_RETRY_FOR_SECONDS
+    # after it, and a text with no email beside it gets one MESSAGE_EMAIL_FALLBACK_SECONDS after it.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # On an email: the text it goes with (queued together, or as a fallback for it).
+    twin_of_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -72,6 +82,24 @@ class Message(db.Model):
     activation = relationship("Activation")
     contact = relationship("Contact")
     access_token = relationship("AccessToken")
+    twin_of = relationship("Message", remote_side=[id])
 
     def __repr__(self) -> str:
         return f"<Message {self.id} {self.channel} {self.state}>"
+
+
+class ProviderStatus(db.Model):
+    """How a channel's provider has been answering, across every sender process.
+
+    One row per channel. ``failing_since`` is set by the first attempt that the
+    provider refused or did not answer (timeouts, 5xx, 429, no connection) and
+    cleared by the next one it accepted; /healthz degrades once it is old.
+    A recipient's bad number or address is not the provider's health.
+    """
+
+    __tablename__ = "provider_status"
+
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

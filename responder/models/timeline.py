@@ -24,6 +24,7 @@ class EventKind(enum.StrEnum):
     MESSAGE_DELIVERED = "message_delivered"
     MESSAGE_FAILED = "message_failed"
     FELL_BACK_TO_EMAIL = "fell_back_to_email"
+    EMAILED_AS_WELL = "emailed_as_well"  # a text that would not go was copied by email
     CONTACT_MISSING = "contact_missing"
     ESCALATED = "escalated"
     ACKNOWLEDGED = "acknowledged"

@@ -1,10 +1,18 @@
 """Where messages go: the delivery backend for each channel, chosen by configuration.
 
 ``SMS_BACKEND`` is ``outbox`` or ``twilio``; ``EMAIL_BACKEND`` is ``outbox`` or
-``smtp`` (design section 3). A backend gets an :class:`OutgoingMessage` (plain
-values, already rendered, so no database work happens while a provider is
-slow) and returns the provider's id for it, or raises a :class:`DeliveryError`
-that says in plain words what went wrong and whether trying again can help.
+``smtp`` (design section 3). A backend is used from the sender's event loop
+(responder.notify.sender). It gets an :class:`OutgoingMessage` (plain values,
+already rendered, so no database work happens while a provider is slow) and:
+
+* ``send`` returns a :class:`Receipt` (the provider's id for the message), or
+  raises a :class:`DeliveryError` that says in plain words what went wrong and
+  whether the message certainly did not go (transient or permanent), or may
+  have (:class:`OutcomeUnknown`);
+* ``find_sent`` answers whether the provider already has this message, for a
+  message whose earlier attempt may have reached it: the sender asks before it
+  sends again, because Twilio's API takes no idempotency key. A backend that
+  cannot tell returns None (SMTP: see responder.notify.email_smtp).
 """
 
 from __future__ import annotations
@@ -30,10 +38,21 @@ class OutgoingMessage:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """The provider took the message: its id for it, and the status it gave."""
+
+    provider_id: str
+    status: str = "accepted"
+
+
 class DeliveryError(Exception):
-    """A send that did not happen. ``reason`` is shown to staff as it is."""
+    """A send that did not (certainly) happen. ``reason`` is shown to staff as it is."""
 
     permanent = False
+    # The provider itself refused or did not answer (it is down, slow or busy),
+    # as against this one message or recipient: counts against /healthz.
+    provider_trouble = False
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -41,13 +60,26 @@ class DeliveryError(Exception):
 
 
 class TransientDeliveryError(DeliveryError):
-    """Worth trying again later: the provider was down, slow, busy or unreachable."""
+    """The message did not go, and trying again later can help."""
+
+    def __init__(self, reason: str, *, provider_trouble: bool = True) -> None:
+        super().__init__(reason)
+        self.provider_trouble = provider_trouble
 
 
 class PermanentDeliveryError(DeliveryError):
-    """Trying again cannot help: the number or address is wrong or refused."""
+    """The message did not go, and trying again cannot help: the number or address is wrong or refused."""
 
     permanent = True
+
+
+class OutcomeUnknown(DeliveryError):
+    """The request may have reached the provider (no answer in time, the connection broke after sending).
+
+    The message is not sent again until the provider has been asked.
+    """
+
+    provider_trouble = True
 
 
 class ConfigurationError(Exception):
@@ -58,8 +90,15 @@ class Backend(Protocol):
     #: How the timeline names where a message went, e.g. "Twilio".
     provider_name: str
 
-    def send(self, message: OutgoingMessage) -> str:
-        """Hand the message over; return the provider's id for it."""
+    async def send(self, message: OutgoingMessage) -> Receipt:
+        """Hand the message over."""
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+        """The provider's record of this message if it was created after ``since``; None if it was not
+        (or the provider cannot be asked). Raises DeliveryError when the provider cannot answer now."""
+
+    async def close(self) -> None:
+        """Release connections (the sender is stopping)."""
 
 
 class DevOutbox:
@@ -67,32 +106,59 @@ class DevOutbox:
 
     provider_name = "the development outbox (nothing left this machine)"
 
-    def send(self, message: OutgoingMessage) -> str:
-        return f"outbox-{message.id}"
+    async def send(self, message: OutgoingMessage) -> Receipt:
+        return Receipt(f"outbox-{message.id}")
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+        return None  # kept nowhere but its own row, which says it is not sent
+
+    async def close(self) -> None:
+        return None
+
+
+SMS_BACKENDS = ("outbox", "twilio")
+EMAIL_BACKENDS = ("outbox", "smtp")
 
 
 def backends_from_config(config: Mapping[str, Any]) -> dict[str, Backend]:
-    """One backend per channel, built from SMS_BACKEND and EMAIL_BACKEND."""
+    """One backend per channel, built from SMS_BACKEND and EMAIL_BACKEND.
+
+    Build them inside the event loop that will use them: Twilio's asynchronous
+    client opens its connection pool there.
+    """
     return {Channel.SMS: _sms_backend(config), Channel.EMAIL: _email_backend(config)}
 
 
+def check_backend_settings(config: Mapping[str, Any]) -> None:
+    """Raise ConfigurationError naming a setting that would stop a backend from being built."""
+    if config["SMS_BACKEND"] not in SMS_BACKENDS:
+        raise ConfigurationError(
+            f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, not {config['SMS_BACKEND']!r}"
+        )
+    if config["EMAIL_BACKEND"] not in EMAIL_BACKENDS:
+        raise ConfigurationError(
+            f"EMAIL_BACKEND must be one of {', '.join(EMAIL_BACKENDS)}, not {config['EMAIL_BACKEND']!r}"
+        )
+    if config["SMS_BACKEND"] == "twilio":
+        from responder.notify.sms_twilio import missing_settings
+
+        if missing := missing_settings(config):
+            raise ConfigurationError(f"SMS_BACKEND is 'twilio' but {', '.join(missing)} is not set")
+
+
 def _sms_backend(config: Mapping[str, Any]) -> Backend:
-    choice = config["SMS_BACKEND"]
-    if choice == "outbox":
-        return DevOutbox()
-    if choice == "twilio":
+    check_backend_settings(config)
+    if config["SMS_BACKEND"] == "twilio":
         from responder.notify.sms_twilio import TwilioSms
 
         return TwilioSms.from_config(config)
-    raise ConfigurationError(f"SMS_BACKEND must be 'outbox' or 'twilio', not {choice!r}")
+    return DevOutbox()
 
 
 def _email_backend(config: Mapping[str, Any]) -> Backend:
-    choice = config["EMAIL_BACKEND"]
-    if choice == "outbox":
-        return DevOutbox()
-    if choice == "smtp":
+    check_backend_settings(config)
+    if config["EMAIL_BACKEND"] == "smtp":
         from responder.notify.email_smtp import SmtpEmail
 
         return SmtpEmail.from_config(config)
-    raise ConfigurationError(f"EMAIL_BACKEND must be 'outbox' or 'smtp', not {choice!r}")
+    return DevOutbox()

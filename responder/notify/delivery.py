@@ -1,18 +1,23 @@
-"""What happens to an outbox message after the commit: claimed, sent, retried, failed, delivered.
+"""What happens to an outbox message after the commit, in the database: claimed, recorded, retried.
 
-Every function here is one short transaction, so no database connection is
-held while a provider is slow. A message moves
+The sender (responder.notify.sender) calls these from its database thread,
+each inside a unit of work; none of them talks to a provider. A message moves
 
     pending --claim--> sending --accepted--> sent --receipt--> delivered / failed
-                          |--transient--> pending (later, with backoff)
-                          |--permanent--> failed
+                          |--did not go, may help later--> pending (later, with backoff)
+                          |--may have gone (timeout...)--> pending, unknown_since set
+                          |--did not go, never will--> failed
 
-A claim is a conditional UPDATE (due, no provider id) that bumps ``attempts``;
-whoever's UPDATE matched owns the message until ``lease_until``, and the
-finishing UPDATE only applies while ``attempts`` still equals the claim's, so
-a sender whose lease ran out cannot overwrite the next one. This works the
-same on SQLite and PostgreSQL. A message with a provider id is never claimed
-again.
+A claim is one conditional UPDATE over a batch: due (pending and past its
+retry time, or sending with a lease that has run out), no provider id. It
+bumps ``attempts`` (the claim's fencing number), sets ``handed_at`` (the
+sender starts the request at once: nothing but this write stands between
+the commit and the provider) and a lease of MESSAGE_LEASE_SECONDS, longer
+than a send may take. A message taken over from a sender that died after
+handing it over carries ``unknown_since``, and is looked up at the provider
+before it is sent again. Outcomes are recorded only while the claim is still
+the message's (same ``attempts``), except that an accepted message always
+keeps its provider id, so that it is never sent again.
 
 Managers see outcomes on the timeline (sent, delivered, failed with the
 reason, reached by email instead); routine retries stay on the message row
@@ -21,22 +26,24 @@ reason, reached by email instead); routine retries stay on the message row
 
 from __future__ import annotations
 
+import enum
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from responder import timeline
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models import Channel, EventKind, Message, MessageState
-from responder.notify.backends import OutgoingMessage
-from responder.notify.outbox import rendered_body
+from responder.models import Channel, EventKind, Message, MessageState, ProviderStatus
+from responder.notify.backends import OutgoingMessage, Receipt
+from responder.notify.outbox import email_fallback, rendered_body
 from responder.notify.sms_twilio import describe_twilio_error
 
 log = logging.getLogger(__name__)
@@ -45,24 +52,29 @@ log = logging.getLogger(__name__)
 _SMS_DELIVERED = {"delivered"}
 _SMS_FAILED = {"undelivered", "failed", "canceled"}
 _SMS_IN_PROGRESS = {"queued", "accepted", "scheduled", "sending", "sent"}
+# A success is written to the provider's status at most this often (it is a write per batch otherwise).
+_SUCCESS_NOTED_EVERY = timedelta(seconds=60)
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to keep trying (MESSAGE_* settings in config.py)."""
+    """How long and how often to keep trying (MESSAGE_* settings in config.py)."""
 
-    max_attempts: int = 10
+    retry_for: timedelta = timedelta(hours=2)
     base_seconds: float = 5.0
     max_seconds: float = 300.0
-    lease_seconds: float = 300.0
+    lease_seconds: float = 20.0
+    email_fallback_after: timedelta = timedelta(minutes=2)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RetryPolicy:
         return cls(
-            max_attempts=int(config["MESSAGE_MAX_ATTEMPTS"]),
+            retry_for=timedelta(seconds=config["MESSAGE_RETRY_FOR_SECONDS"]),
             base_seconds=float(config["MESSAGE_RETRY_BASE_SECONDS"]),
             max_seconds=float(config["MESSAGE_RETRY_MAX_SECONDS"]),
             lease_seconds=float(config["MESSAGE_LEASE_SECONDS"]),
+            email_fallback_after=timedelta(seconds=config["MESSAGE_EMAIL_FALLBACK_SECONDS"]),
         )
 
     def delay_after(self, attempt: int) -> timedelta:
@@ -77,10 +89,35 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Claim:
-    """A message this sender owns for now: ``attempt`` is its fencing number."""
+    """A message this sender owns for now: ``attempt`` is its fencing number.
+
+    ``unknown_since`` is set when an earlier attempt may have reached the
+    provider: ask it (find_sent) before sending.
+    """
 
     message: OutgoingMessage
     attempt: int
+    unknown_since: datetime | None = None
+
+
+class Result(enum.StrEnum):
+    SENT = "sent"  # accepted by the provider (or found there after all)
+    RETRY = "retry"  # did not go; try again after a backoff
+    UNKNOWN = "unknown"  # may have gone; ask the provider before trying again
+    FAILED = "failed"  # did not go and never will
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claim, for :func:`record_outcomes`."""
+
+    claim: Claim
+    result: Result
+    provider_name: str
+    receipt: Receipt | None = None
+    reason: str = ""
+    provider_trouble: bool = False  # the provider refused or did not answer (not this recipient)
+    found_at_provider: bool = False  # an earlier attempt had reached it after all
 
 
 def _due(now: datetime):
@@ -88,53 +125,46 @@ def _due(now: datetime):
         Message.state == MessageState.PENDING,
         or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
     )
-    # A sender that died mid-send leaves its claim behind; once the lease
-    # runs out anyone may take the message over.
+    # A sender that died leaves its claim behind; once the lease runs out anyone may take it over.
     abandoned = and_(Message.state == MessageState.SENDING, Message.lease_until <= now)
     return and_(Message.provider_id.is_(None), or_(waiting, abandoned))
 
 
-def due_message_ids(limit: int = 1000, channel: str | None = None) -> list[int]:
-    """Messages (of ``channel``, or any) a sender may claim now: SMS first, then oldest first.
+def claim_due(
+    limit: int, policy: RetryPolicy, channel: str | None = None, exclude: Iterable[int] = ()
+) -> list[Claim]:
+    """Take up to ``limit`` due messages (of ``channel``, or any; texts first, then oldest first).
 
     An SMS is what wakes a lead at 2 a.m., so when senders are scarce the
     emails of the same alert wait a moment rather than the texts.
     """
-    sms_first = case((Message.channel == Channel.SMS, 0), else_=1)
-    query = select(Message.id).where(_due(now_utc())).order_by(sms_first, Message.id).limit(limit)
-    if channel is not None:
-        query = query.where(Message.channel == channel)
-    return list(db.session.scalars(query))
-
-
-def next_retry_at() -> datetime | None:
-    """When the earliest retry still in the future falls due, if any."""
-    return db.session.scalar(
-        select(func.min(Message.next_attempt_at)).where(
-            Message.state == MessageState.PENDING,
-            Message.provider_id.is_(None),
-            Message.next_attempt_at > now_utc(),
-        )
-    )
-
-
-def claim_messages(message_ids: list[int], policy: RetryPolicy) -> list[Claim]:
-    """Take those of ``message_ids`` that are still due, for one send attempt each.
-
-    One conditional UPDATE claims them all, so a burst of forty alerts costs
-    one write, not forty competing ones. Messages that are no longer due, or
-    that another sender took first, are simply left out.
-    """
-    if not message_ids:
+    if limit <= 0:
         return []
     now = now_utc()
+    sms_first = case((Message.channel == Channel.SMS, 0), else_=1)
+    query = select(Message.id).where(_due(now)).order_by(sms_first, Message.id).limit(limit)
+    if channel is not None:
+        query = query.where(Message.channel == channel)
+    exclude = list(exclude)
+    if exclude:
+        query = query.where(Message.id.not_in(exclude))
+    candidates = list(db.session.scalars(query))
+    if not candidates:
+        return []
+    # The WHERE is checked again by the UPDATE: of two senders racing for a row, one takes it.
+    taken_over = and_(Message.state == MessageState.SENDING, Message.handed_at.is_not(None))
     claimed = db.session.scalars(
         update(Message)
-        .where(Message.id.in_(message_ids), _due(now))
+        .where(Message.id.in_(candidates), _due(now))
         .values(
             state=MessageState.SENDING,
-            lease_until=now + timedelta(seconds=policy.lease_seconds),
             attempts=Message.attempts + 1,
+            handed_at=now,
+            lease_until=now + timedelta(seconds=policy.lease_seconds),
+            unknown_since=case(
+                (taken_over, func.coalesce(Message.unknown_since, Message.handed_at)),
+                else_=Message.unknown_since,
+            ),
         )
         .returning(Message.id)
         .execution_options(synchronize_session=False)
@@ -142,13 +172,11 @@ def claim_messages(message_ids: list[int], policy: RetryPolicy) -> list[Claim]:
     rows = db.session.scalars(
         select(Message)
         .where(Message.id.in_(claimed))
-        .order_by(Message.id)
+        .order_by(sms_first, Message.id)
         .options(selectinload(Message.access_token))
         .execution_options(populate_existing=True)
     ).all()
-    claims = [Claim(_outgoing(message), message.attempts) for message in rows]
-    db.session.commit()
-    return claims
+    return [Claim(_outgoing(message), message.attempts, message.unknown_since) for message in rows]
 
 
 def _outgoing(message: Message) -> OutgoingMessage:
@@ -163,86 +191,147 @@ def _outgoing(message: Message) -> OutgoingMessage:
     )
 
 
-def record_accepted(claim: Claim, provider_id: str, provider_name: str) -> None:
-    """The provider took the message: keep its id so it is never sent again."""
-    _lock_with_twin(claim.message.id)
+def next_due_at() -> datetime | None:
+    """When the next retry or the next lease to run out falls due, if any."""
+    retry = db.session.scalar(
+        select(func.min(Message.next_attempt_at)).where(
+            Message.state == MessageState.PENDING, Message.provider_id.is_(None)
+        )
+    )
+    lease = db.session.scalar(
+        select(func.min(Message.lease_until)).where(
+            Message.state == MessageState.SENDING, Message.provider_id.is_(None)
+        )
+    )
+    moments = [moment for moment in (retry, lease) if moment is not None]
+    return min(moments) if moments else None
+
+
+def record_outcomes(outcomes: list[Outcome], policy: RetryPolicy) -> None:
+    """Write what became of a batch of claims, in the caller's unit of work."""
+    if not outcomes:
+        return
+    _lock_with_twins([outcome.claim.message.id for outcome in outcomes])
+    now = now_utc()
+    for outcome in outcomes:
+        if outcome.result == Result.SENT:
+            _record_accepted(outcome, now)
+        elif outcome.result == Result.FAILED:
+            _record_failure(outcome.claim, outcome.reason, now)
+        else:
+            _record_retry(outcome, policy, now)
+    _note_provider_health(outcomes, now)
+
+
+def _record_accepted(outcome: Outcome, now: datetime) -> None:
+    """The provider took the message: keep its id so it is never sent again, whoever holds the claim now."""
+    message_id, receipt = outcome.claim.message.id, outcome.receipt
     result = db.session.execute(
         update(Message)
-        .where(Message.id == claim.message.id, Message.provider_id.is_(None))
+        .where(Message.id == message_id, Message.provider_id.is_(None))
         .values(
             state=MessageState.SENT,
-            provider_id=provider_id,
-            provider_status="accepted",
-            sent_at=now_utc(),
+            provider_id=receipt.provider_id,
+            provider_status=receipt.status,
+            sent_at=now,
             lease_until=None,
             next_attempt_at=None,
+            handed_at=None,
+            unknown_since=None,
+            failing_since=None,
             last_error=None,
         )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        db.session.rollback()
-        log.error(
-            "message %s was accepted by %s as %s but already has a provider id: it went twice",
-            claim.message.id,
-            provider_name,
-            provider_id,
-        )
+        recorded = db.session.scalar(select(Message.provider_id).where(Message.id == message_id))
+        if recorded != receipt.provider_id:
+            log.error(
+                "message %s was accepted by %s as %s but was already recorded as %s: it went twice",
+                message_id,
+                outcome.provider_name,
+                receipt.provider_id,
+                recorded,
+            )
         return
-    message = db.session.get(Message, claim.message.id, populate_existing=True)
-    _record(message, EventKind.MESSAGE_SENT, f"{_what(message)} sent: handed to {provider_name}")
+    message = db.session.get(Message, message_id, populate_existing=True)
+    how = "found at" if outcome.found_at_provider else "handed to"
+    _record(message, EventKind.MESSAGE_SENT, f"{_what(message)} sent: {how} {outcome.provider_name}")
     if message.channel == Channel.EMAIL:
         _note_reached_by_email(message)
-    db.session.commit()
 
 
-def record_retry(claim: Claim, reason: str, policy: RetryPolicy) -> datetime | None:
-    """A transient failure: try again after a backoff, or give up after the last attempt.
-
-    Returns when the next attempt is due, or None when the message failed for good.
-    """
-    if claim.attempt >= policy.max_attempts:
-        record_failure(claim, f"gave up after {claim.attempt} attempts; the last one: {reason}")
-        return None
-    next_attempt_at = now_utc() + policy.delay_after(claim.attempt)
-    result = db.session.execute(
-        update(Message)
-        .where(*_still_ours(claim))
-        .values(
-            state=MessageState.PENDING,
-            next_attempt_at=next_attempt_at,
-            lease_until=None,
-            last_error=reason,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    if result.rowcount != 1:
-        log.warning("message %s: attempt %s lost its claim before a retry", claim.message.id, claim.attempt)
-    return next_attempt_at
-
-
-def record_failure(claim: Claim, reason: str) -> None:
-    """A permanent failure: stop, and tell the timeline in plain words."""
-    _lock_with_twin(claim.message.id)
-    result = db.session.execute(
-        update(Message)
-        .where(*_still_ours(claim))
-        .values(
-            state=MessageState.FAILED,
-            failed_at=now_utc(),
-            lease_until=None,
-            next_attempt_at=None,
-            last_error=reason,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        db.session.rollback()
-        log.warning("message %s: attempt %s lost its claim before failing", claim.message.id, claim.attempt)
+def _record_retry(outcome: Outcome, policy: RetryPolicy, now: datetime) -> None:
+    """Not sent, or not known to be: try again later, unless the time for retrying has run out."""
+    claim = outcome.claim
+    message = db.session.get(Message, claim.message.id, populate_existing=True)
+    if not _still_ours(message, claim):
+        log.warning("message %s: attempt %s lost its claim before it was recorded", message.id, claim.attempt)
         return
-    _record_failed(db.session.get(Message, claim.message.id, populate_existing=True))
-    db.session.commit()
+    failing_since = message.failing_since or now
+    if now - failing_since >= policy.retry_for:
+        unsure = " (it may have been delivered: the provider could not say)" if message.unknown_since else ""
+        _fail(
+            message,
+            f"gave up after trying for {_duration(policy.retry_for)}{unsure}; the last attempt: "
+            f"{outcome.reason}",
+            now,
+        )
+        return
+    if outcome.result == Result.UNKNOWN:
+        message.unknown_since = message.unknown_since or message.handed_at or now
+    message.state = MessageState.PENDING
+    message.next_attempt_at = now + policy.delay_after(claim.attempt)
+    message.lease_until = message.handed_at = None
+    message.failing_since = failing_since
+    message.last_error = outcome.reason
+    if message.channel == Channel.SMS and now - failing_since >= policy.email_fallback_after:
+        _fall_back_to_email(
+            message, f"the text has not gone for {_duration(now - failing_since)} ({outcome.reason})"
+        )
+
+
+def _record_failure(claim: Claim, reason: str, now: datetime) -> None:
+    """A permanent failure: stop, and tell the timeline in plain words."""
+    message = db.session.get(Message, claim.message.id, populate_existing=True)
+    if not _still_ours(message, claim):
+        log.warning("message %s: attempt %s lost its claim before it failed", message.id, claim.attempt)
+        return
+    _fail(message, reason, now)
+    if message.channel == Channel.SMS:
+        _fall_back_to_email(message, f"the text failed ({reason})")
+
+
+def _fail(message: Message, reason: str, now: datetime) -> None:
+    message.state = MessageState.FAILED
+    message.failed_at = now
+    message.lease_until = message.next_attempt_at = message.handed_at = None
+    message.last_error = reason
+    db.session.flush()
+    _record_failed(message)
+
+
+def _still_ours(message: Message | None, claim: Claim) -> bool:
+    return (
+        message is not None
+        and message.state == MessageState.SENDING
+        and message.attempts == claim.attempt
+        and message.provider_id is None
+    )
+
+
+def _fall_back_to_email(text: Message, why: str) -> None:
+    """A text with no email beside it gets one, if its recipient has an address; say so on the timeline."""
+    if _twin(text) is not None or text.contact is None or not text.contact.email:
+        return
+    email = email_fallback(text)
+    db.session.add(email)
+    _record(
+        text,
+        EventKind.EMAILED_AS_WELL,
+        f"{_recipient(text)}: emailed as well because {why}",
+        channel=Channel.EMAIL,
+    )
 
 
 def record_sms_status(provider_id: str, status: str, error_code: str | None = None) -> Message | None:
@@ -270,7 +359,7 @@ def record_sms_status(provider_id: str, status: str, error_code: str | None = No
     else:
         log.info("ignoring Twilio status %r for message %s", status, message_id)
         return db.session.get(Message, message_id)
-    _lock_with_twin(message_id)
+    _lock_with_twins([message_id])
     result = db.session.execute(
         update(Message)
         .where(Message.id == message_id, Message.state == MessageState.SENT)
@@ -282,43 +371,77 @@ def record_sms_status(provider_id: str, status: str, error_code: str | None = No
         _record(message, EventKind.MESSAGE_DELIVERED, f"{_what(message)} delivered to the phone")
     elif result.rowcount == 1 and message.state == MessageState.FAILED:
         _record_failed(message)
-    db.session.commit()
+        _fall_back_to_email(message, f"the text failed ({message.last_error})")
     return message
+
+
+# --- the providers' health ---------------------------------------------------------
+
+
+def _note_provider_health(outcomes: list[Outcome], now: datetime) -> None:
+    """A channel whose provider accepted a message is well; one that refused or timed out is failing."""
+    for channel in {outcome.claim.message.channel for outcome in outcomes}:
+        mine = [outcome for outcome in outcomes if outcome.claim.message.channel == channel]
+        accepted = any(outcome.result == Result.SENT for outcome in mine)
+        trouble = [outcome for outcome in mine if outcome.provider_trouble]
+        if accepted:
+            _provider_row(channel)
+            db.session.execute(
+                update(ProviderStatus)
+                .where(
+                    ProviderStatus.channel == channel,
+                    or_(
+                        ProviderStatus.failing_since.is_not(None),
+                        ProviderStatus.last_success_at.is_(None),
+                        ProviderStatus.last_success_at < now - _SUCCESS_NOTED_EVERY,
+                    ),
+                )
+                .values(last_success_at=now, failing_since=None)
+                .execution_options(synchronize_session=False)
+            )
+        elif trouble:
+            _provider_row(channel)
+            db.session.execute(
+                update(ProviderStatus)
+                .where(ProviderStatus.channel == channel)
+                .values(
+                    failing_since=func.coalesce(ProviderStatus.failing_since, now),
+                    last_error=trouble[-1].reason[:500],
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+
+def _provider_row(channel: str) -> None:
+    insert = _INSERT[db.session.get_bind().dialect.name]
+    db.session.execute(insert(ProviderStatus).values(channel=channel).on_conflict_do_nothing())
 
 
 # --- in-transaction helpers -----------------------------------------------------
 
 
-def _still_ours(claim: Claim) -> tuple:
-    return (
-        Message.id == claim.message.id,
-        Message.state == MessageState.SENDING,
-        Message.attempts == claim.attempt,
-    )
-
-
-def _lock_with_twin(message_id: int) -> None:
-    """Lock the message and its other-channel twin before either changes.
+def _lock_with_twins(message_ids: list[int]) -> None:
+    """Lock the messages and their other-channel twins before any changes.
 
     "Reached by email instead" needs one channel to see the other's outcome:
     with both rows locked (in id order, so two finishers never deadlock) the
     second of the two to finish always sees the first. SQLite has no row
     locks, but it lets one writer at a time in, which gives the same order.
     """
-    token_id = db.session.scalar(select(Message.access_token_id).where(Message.id == message_id))
-    same_pair = Message.access_token_id == token_id if token_id is not None else Message.id == message_id
-    db.session.execute(select(Message.id).where(same_pair).order_by(Message.id).with_for_update()).all()
+    twins_of = select(Message.twin_of_id).where(Message.id.in_(message_ids), Message.twin_of_id.is_not(None))
+    pair = or_(Message.id.in_(message_ids), Message.twin_of_id.in_(message_ids), Message.id.in_(twins_of))
+    db.session.execute(select(Message.id).where(pair).order_by(Message.id).with_for_update()).all()
 
 
 def _twin(message: Message) -> Message | None:
-    """The same alert on the other channel (both share one access token)."""
-    if message.access_token_id is None:
+    """The same message on the other channel: an email names the text it goes with."""
+    if message.channel == Channel.EMAIL:
+        condition = Message.id == message.twin_of_id if message.twin_of_id else None
+    else:
+        condition = Message.twin_of_id == message.id
+    if condition is None:
         return None
-    return db.session.scalar(
-        select(Message)
-        .where(Message.access_token_id == message.access_token_id, Message.channel != message.channel)
-        .execution_options(populate_existing=True)
-    )
+    return db.session.scalar(select(Message).where(condition).execution_options(populate_existing=True))
 
 
 def _record_failed(message: Message) -> None:
@@ -365,3 +488,11 @@ def _record(message: Message, kind: EventKind, detail: str, *, channel: str | No
         agency_key=message.activation.agency_key if message.activation is not None else None,
         data={"message_id": message.id, "provider_id": message.provider_id, "attempts": message.attempts},
     )
+
+
+def _duration(span: timedelta) -> str:
+    minutes = round(span.total_seconds() / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h" + (f" {minutes} min" if minutes else "")

@@ -1,63 +1,84 @@
-"""Sending what the outbox holds, from a bounded pool of threads, as soon as it is committed.
+"""Sending what the outbox holds: one asyncio event loop per process, started by the first commit that needs it.
 
 Three ways in:
 
-* :func:`wake_dispatcher` - call it right after a transaction that queued
-  messages commits. The first call in a process starts that process's
-  dispatcher (one coordinating thread and a pool of ``MESSAGE_SEND_WORKERS``
-  sender threads); nothing starts at import or in ``create_app``. The
-  dispatcher also wakes itself when a retry falls due.
-* :func:`sweep_outbox` - one synchronous pass over everything due: for
-  start-up, the scheduler's periodic job, the ``flask outbox sweep`` command
-  and tests.
-* :func:`send_claimed` - one claimed message, sent and recorded.
+* :func:`wake_dispatcher` - called after every commit that queued messages
+  (responder.unit_of_work), so no service has to remember it. The first call
+  in a process starts its dispatcher: a thread running an event loop, with
+  one database thread beside it; nothing starts at import or in
+  ``create_app``. The dispatcher also wakes itself when a retry falls due or
+  a lease runs out, and (in the scheduler process, ``poll_seconds``) every
+  OUTBOX_SWEEP_SECONDS for messages another process left behind.
+* :func:`sweep_outbox` - one synchronous pass over everything due, each
+  message tried at most once: for the ``flask outbox sweep`` command and tests.
+* :func:`stop_dispatcher` - for shutdown and tests.
+
+On the hot path, between the commit and the provider, there is one write: the
+claim, which also marks the messages handed over (responder.notify.delivery).
+Texts are claimed and started before emails; up to MESSAGE_SEND_WORKERS
+requests are in flight at once, over one connection pool per provider.
+Outcomes are written in batches by the database thread; when the database
+does not answer, they are kept and written again until it does, so a message
+the provider accepted is never sent twice because its id could not be
+recorded. A process that dies holding claims leaves leases that run out after
+MESSAGE_LEASE_SECONDS; whoever takes such a message over asks the provider
+first (responder.notify.backends, ``find_sent``).
 
 Any number of dispatchers and sweeps may run at once, in any processes: each
-message is claimed by one sender at a time (see responder.notify.delivery).
+message is claimed by one sender at a time.
 """
 
 from __future__ import annotations
 
-import enum
+import asyncio
 import logging
 import os
 import threading
-import time
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 
 from responder.clock import as_utc, now_utc
+from responder.database import is_unavailable
 from responder.models import Channel
-from responder.notify.backends import Backend, DeliveryError, backends_from_config
+from responder.notify.backends import (
+    Backend,
+    DeliveryError,
+    OutcomeUnknown,
+    backends_from_config,
+    check_backend_settings,
+)
 from responder.notify.delivery import (
     Claim,
+    Outcome,
+    Result,
     RetryPolicy,
-    claim_messages,
-    due_message_ids,
-    next_retry_at,
-    record_accepted,
-    record_failure,
-    record_retry,
+    claim_due,
+    next_due_at,
+    record_outcomes,
 )
+from responder.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
 _EXTENSION_KEY = "responder.dispatcher"
 _starting = threading.Lock()
 # After an unexpected error in a pass (the database down, say), look again this soon.
-_PAUSE_AFTER_ERROR_SECONDS = 30.0
-# At most this long do emails wait for the texts of the same pass to get going.
-_TEXTS_HEAD_START_SECONDS = 1.0
+_PAUSE_AFTER_ERROR_SECONDS = 2.0
+# Outcomes that could not be written are tried again after this, doubling to the cap.
+_RECORD_RETRY_SECONDS = (0.5, 10.0)
+# A sweep gives up writing outcomes after this many tries (leases then run out, and the next
+# sender asks the provider); a dispatcher never gives up.
+_SWEEP_RECORD_TRIES = 4
+# A backend that does not answer even its own timeout is abandoned after this much more.
+_BACKEND_GRACE_SECONDS = 5.0
 
-
-class Outcome(enum.StrEnum):
-    SENT = "sent"
-    RETRYING = "retrying"
-    FAILED = "failed"
-    SKIPPED = "skipped"  # not due any more, or another sender has it
+T = TypeVar("T")
 
 
 @dataclass
@@ -69,8 +90,13 @@ class SweepReport:
     failed: int = 0
     skipped: int = 0
 
-    def add(self, outcome: Outcome) -> None:
-        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+    def add(self, result: Result) -> None:
+        if result == Result.SENT:
+            self.sent += 1
+        elif result == Result.FAILED:
+            self.failed += 1
+        else:
+            self.retrying += 1
 
     def __str__(self) -> str:
         return (
@@ -79,84 +105,204 @@ class SweepReport:
         )
 
 
-def send_claimed(claim: Claim, backends: dict[str, Backend], policy: RetryPolicy) -> Outcome:
-    """Hand one claimed message to its backend and record what happened. Needs an app context."""
-    if claim.attempt > policy.max_attempts:
-        # Only senders that died mid-send (expired leases) get a message this far.
-        record_failure(claim, f"sending was interrupted {claim.attempt - 1} times; gave up")
-        return Outcome.FAILED
-    backend = backends[claim.message.channel]
-    try:
-        provider_id = backend.send(claim.message)
-    except DeliveryError as error:
-        if error.permanent:
-            record_failure(claim, error.reason)
-            return Outcome.FAILED
-        return Outcome.RETRYING if record_retry(claim, error.reason, policy) else Outcome.FAILED
-    except Exception as error:
-        # A bug must not leave the message claimed until its lease runs out.
-        log.exception("sending message %s failed unexpectedly", claim.message.id)
-        reason = f"unexpected error ({type(error).__name__}); see the logs"
-        return Outcome.RETRYING if record_retry(claim, reason, policy) else Outcome.FAILED
-    record_accepted(claim, provider_id, backend.provider_name)
-    return Outcome.SENT
+class Sending:
+    """What one event loop needs to send: the providers, the database thread and the outcomes to write."""
+
+    def __init__(self, app: Flask, *, keep_trying_to_record: bool) -> None:
+        self.app = app
+        self.policy = RetryPolicy.from_config(app.config)
+        self.workers = app.config["MESSAGE_SEND_WORKERS"]
+        self.timeout = float(app.config["MESSAGE_SEND_TIMEOUT_SECONDS"])
+        self.backends: dict[str, Backend] = backends_from_config(app.config)
+        self.report = SweepReport()
+        self.in_flight: set[asyncio.Task] = set()
+        self.slot_freed = asyncio.Event()
+        self._database = ThreadPoolExecutor(1, thread_name_prefix="responder-sender-db")
+        self._unrecorded: list[Outcome] = []
+        self._recording = False  # a batch is being written (or waits to be written again)
+        self._outcome_ready = asyncio.Event()
+        self._keep_trying = keep_trying_to_record
+        self._recorder = asyncio.create_task(self._record_outcomes(), name="responder-recorder")
+
+    # --- the database thread -------------------------------------------------------
+
+    async def in_database(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work`` as one unit of work on the database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._database, partial(_unit_of_work, self.app, work, *args))
+
+    # --- claiming and sending ----------------------------------------------------------
+
+    @property
+    def free(self) -> int:
+        return self.workers - len(self.in_flight)
+
+    async def hand_out(self, exclude: Iterable[int] = ()) -> list[int]:
+        """Claim due messages for the free senders, texts first; start them. Returns the ids claimed."""
+        claimed: list[int] = []
+        exclude = set(exclude)
+        for channel in (Channel.SMS, None):
+            claims = await self.in_database(
+                claim_due, self.free, self.policy, channel, exclude | set(claimed)
+            )
+            for claim in claims:
+                task = asyncio.create_task(self._deliver(claim), name=f"responder-send-{claim.message.id}")
+                self.in_flight.add(task)
+                task.add_done_callback(self._finished)
+            claimed += [claim.message.id for claim in claims]
+        return claimed
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self.in_flight.discard(task)
+        self.slot_freed.set()
+
+    async def _deliver(self, claim: Claim) -> None:
+        outcome = await self._attempt(claim)
+        self.report.add(outcome.result)
+        self._unrecorded.append(outcome)
+        self._outcome_ready.set()
+
+    async def _attempt(self, claim: Claim) -> Outcome:
+        """Ask the provider first if an earlier attempt may have reached it; else send."""
+        message = claim.message
+        backend = self.backends[message.channel]
+        name = backend.provider_name
+        try:
+            if claim.unknown_since is not None:
+                found = await self._bounded(backend.find_sent(message, claim.unknown_since))
+                if found is not None:
+                    return Outcome(claim, Result.SENT, name, receipt=found, found_at_provider=True)
+            receipt = await self._bounded(backend.send(message))
+        except DeliveryError as error:
+            if isinstance(error, OutcomeUnknown):
+                result = Result.UNKNOWN
+            else:
+                result = Result.FAILED if error.permanent else Result.RETRY
+            return Outcome(claim, result, name, reason=error.reason, provider_trouble=error.provider_trouble)
+        except Exception as error:
+            # A bug, here or in a backend: the request may have gone, so it is treated as unknown.
+            log.exception("sending message %s failed unexpectedly", message.id)
+            reason = f"unexpected error ({type(error).__name__}); see the logs"
+            return Outcome(claim, Result.UNKNOWN, name, reason=reason)
+        return Outcome(claim, Result.SENT, name, receipt=receipt)
+
+    async def _bounded(self, call):
+        try:
+            return await asyncio.wait_for(call, self.timeout + _BACKEND_GRACE_SECONDS)
+        except TimeoutError:
+            raise OutcomeUnknown(f"no answer within {self.timeout:g} s") from None
+
+    # --- recording ------------------------------------------------------------------
+
+    async def _record_outcomes(self) -> None:
+        pause, cap = _RECORD_RETRY_SECONDS
+        failures = 0
+        while True:
+            await self._outcome_ready.wait()
+            self._outcome_ready.clear()
+            batch, self._unrecorded = self._unrecorded, []
+            if not batch:
+                continue
+            self._recording = True
+            try:
+                await self.in_database(record_outcomes, batch, self.policy)
+                failures = 0
+                self._recording = False
+            except Exception as error:
+                failures += 1
+                if self._keep_trying or failures < _SWEEP_RECORD_TRIES:
+                    self._unrecorded = batch + self._unrecorded
+                    level = logging.WARNING if is_unavailable(error) else logging.ERROR
+                    log.log(
+                        level,
+                        "could not record %s message outcome(s) (%s); trying again",
+                        len(batch),
+                        type(error).__name__,
+                        exc_info=not is_unavailable(error),
+                    )
+                    await asyncio.sleep(min(pause * 2 ** (failures - 1), cap))
+                    self._outcome_ready.set()
+                else:
+                    self._recording = False
+                    log.error(
+                        "gave up recording %s message outcome(s); their leases run out and the provider is asked",
+                        len(batch),
+                    )
+
+    async def settled(self) -> None:
+        """Wait until every send in flight has finished and its outcome is written (or given up)."""
+        while self.in_flight:
+            await asyncio.wait(set(self.in_flight))
+        while self._unrecorded or self._recording:
+            await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        self._recorder.cancel()
+        for backend in self.backends.values():
+            try:
+                await backend.close()
+            except Exception:
+                log.warning("closing a message backend failed", exc_info=True)
+        self._database.shutdown(wait=True)
+
+
+def _unit_of_work(app: Flask, work: Callable[..., T], *args: Any) -> T:
+    with app.app_context(), unit_of_work():
+        return work(*args)
+
+
+# --- one pass, synchronously ----------------------------------------------------------
 
 
 def sweep_outbox(app: Flask | None = None) -> SweepReport:
-    """Send every message that is due now, concurrently, and wait until each attempt has finished.
+    """Send every message that is due now, concurrently, and wait until each attempt is recorded.
 
     "Due" means pending and past its retry time, or claimed by a sender whose
-    lease has run out (it crashed mid-send). Run it when a process starts and
-    periodically from the scheduler (every minute is plenty; the dispatcher
-    handles the usual case within milliseconds): it is what delivers messages
-    left behind by a crash, a restart or a process that never woke a
-    dispatcher. Safe to run in several processes at once. One pass: a message
-    that fails here and is due again at once waits for the next sweep.
-
-    Needs no app context (scheduler jobs have none): pass the app, or call it
-    inside one. Raises ``ConfigurationError`` when a backend is misconfigured.
+    lease has run out (it crashed): those are looked up at the provider before
+    being sent again. One pass: each message is tried once, and one that fails
+    and is due again at once waits for the next sweep. Safe to run in several
+    processes at once. Needs no app context (pass the app). Raises
+    ``ConfigurationError`` when a backend is misconfigured.
     """
     app = app or current_app._get_current_object()
-    backends = backends_from_config(app.config)
-    policy = RetryPolicy.from_config(app.config)
-    workers = app.config["MESSAGE_SEND_WORKERS"]
-    with app.app_context():
-        waiting = deque(due_message_ids())
-    report = SweepReport()
-    running: set[Future[Outcome]] = set()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="responder-sweep") as pool:
-        while waiting or running:
-            batch = [waiting.popleft() for _ in range(min(workers - len(running), len(waiting)))]
-            if batch:
-                with app.app_context():
-                    claims = claim_messages(batch, policy)
-                report.skipped += len(batch) - len(claims)
-                running |= {pool.submit(_send_in_context, app, backends, policy, claim) for claim in claims}
-            if running:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    report.add(_outcome_of(future))
-    return report
+    check_backend_settings(app.config)
+    return asyncio.run(_sweep(app))
 
 
-def _outcome_of(future: Future[Outcome]) -> Outcome:
+async def _sweep(app: Flask) -> SweepReport:
+    sending = Sending(app, keep_trying_to_record=False)
+    tried: set[int] = set()
     try:
-        return future.result()
-    except Exception:
-        # Recording failed (the database went away, say): the claim stands
-        # until its lease runs out, then a later sweep tries again.
-        log.exception("a message could not be recorded; it will be tried again after its lease")
-        return Outcome.RETRYING
+        while True:
+            claimed = await sending.hand_out(exclude=tried) if sending.free > 0 else []
+            tried.update(claimed)
+            if sending.in_flight and (not claimed or sending.free <= 0):
+                sending.slot_freed.clear()
+                await sending.slot_freed.wait()
+            elif not sending.in_flight and not claimed:
+                # Recording may have queued more (an email for a text that failed): one more look.
+                await sending.settled()
+                more = await sending.hand_out(exclude=tried)
+                if not more:
+                    break
+                tried.update(more)
+    finally:
+        await sending.settled()
+        await sending.close()
+    return sending.report
 
 
-def wake_dispatcher() -> None:
-    """Send what was just committed, from this process, now. Call it after the commit.
+# --- the dispatcher: one per process, woken by commits ---------------------------------
+
+
+def wake_dispatcher(app: Flask | None = None) -> None:
+    """Send what was just committed, from this process, now (responder.unit_of_work calls it after commits).
 
     Does nothing when DISPATCH_AFTER_COMMIT is off (the test suite, which
     sweeps explicitly). Never raises: the caller's work is already committed,
     and a message that cannot go now is still delivered by the next sweep.
     """
-    app = current_app._get_current_object()
+    app = app or current_app._get_current_object()
     if not app.config["DISPATCH_AFTER_COMMIT"]:
         return
     try:
@@ -165,105 +311,99 @@ def wake_dispatcher() -> None:
         log.exception("could not start the message dispatcher; messages wait for the next sweep")
 
 
+def start_dispatcher(app: Flask, *, poll_seconds: float | None = None) -> Dispatcher:
+    """This process's dispatcher, started if need be (the scheduler process starts one that polls)."""
+    return _dispatcher_for(app, poll_seconds)
+
+
 def stop_dispatcher(app: Flask) -> None:
-    """Stop this process's dispatcher, letting sends in progress finish (tests, shutdown)."""
+    """Stop this process's dispatcher, letting sends in progress finish and be recorded (tests, shutdown)."""
     dispatcher = app.extensions.pop(_EXTENSION_KEY, None)
     if dispatcher is not None:
         dispatcher.stop()
 
 
-def _dispatcher_for(app: Flask) -> Dispatcher:
+def _dispatcher_for(app: Flask, poll_seconds: float | None = None) -> Dispatcher:
     with _starting:
         dispatcher = app.extensions.get(_EXTENSION_KEY)
-        # After a fork (gunicorn --preload) the child has the object but not its threads.
+        # After a fork (gunicorn --preload) the child has the object but not its thread.
         if dispatcher is None or not dispatcher.running_here():
-            dispatcher = Dispatcher(app)
+            dispatcher = Dispatcher(app, poll_seconds)
             app.extensions[_EXTENSION_KEY] = dispatcher
+        elif poll_seconds is not None:
+            dispatcher.poll_seconds = poll_seconds
         return dispatcher
 
 
-def _send_in_context(app: Flask, backends: dict[str, Backend], policy: RetryPolicy, claim: Claim) -> Outcome:
-    with app.app_context():
-        return send_claimed(claim, backends, policy)
-
-
 class Dispatcher:
-    """One per process: a coordinating thread that claims due messages for a pool of senders."""
+    """A thread running the sender's event loop until stopped."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, poll_seconds: float | None = None) -> None:
         self._app = app
-        self._backends = backends_from_config(app.config)
-        self._policy = RetryPolicy.from_config(app.config)
-        self._workers = app.config["MESSAGE_SEND_WORKERS"]
-        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="responder-send")
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._busy = 0  # claims handed to the pool and not yet finished
-        self._lock = threading.Lock()
+        self.poll_seconds = poll_seconds
         self._pid = os.getpid()
+        self._loop = asyncio.new_event_loop()
+        self._wake: asyncio.Event | None = None
+        self._stopping = False
+        self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="responder-dispatcher", daemon=True)
         self._thread.start()
+        self._ready.wait()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.call_soon_threadsafe(self._wake.set)
 
     def running_here(self) -> bool:
         return self._pid == os.getpid() and self._thread.is_alive()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        self._thread.join()
-        self._pool.shutdown(wait=True)
+        def request_stop() -> None:
+            self._stopping = True
+            self._wake.set()
+
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(request_stop)
+            self._thread.join()
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                timeout = self._hand_out_due_messages()
-            except Exception:
-                log.exception("message dispatcher pass failed; trying again shortly")
-                timeout = _PAUSE_AFTER_ERROR_SECONDS
-            self._wake.wait(timeout)
-            self._wake.clear()
-
-    def _hand_out_due_messages(self) -> float | None:
-        """Give due messages to idle senders, texts first; return seconds until the next retry."""
-        # Emails start once every text has a sender running: building and
-        # sending them takes the same interpreter, and would slow the texts.
-        texts_started = self._hand_out(Channel.SMS)
-        give_up_at = time.monotonic() + _TEXTS_HEAD_START_SECONDS
-        for started in texts_started:
-            started.wait(max(give_up_at - time.monotonic(), 0))
-        self._hand_out(None)
-        with self._app.app_context():
-            retry_at = next_retry_at()
-        if retry_at is None:
-            return None
-        return max((as_utc(retry_at) - now_utc()).total_seconds(), 0.0)
-
-    def _hand_out(self, channel: str | None) -> list[threading.Event]:
-        """Claim due messages (of ``channel``, or any) for idle senders; an event per claim, set on start."""
-        with self._lock:
-            idle = self._workers - self._busy
-        if idle <= 0:
-            return []
-        with self._app.app_context():
-            claims = claim_messages(due_message_ids(limit=idle, channel=channel), self._policy)
-        with self._lock:
-            self._busy += len(claims)
-        started = [threading.Event() for _ in claims]
-        for claim, event in zip(claims, started, strict=True):
-            self._pool.submit(self._send, claim, event)
-        return started
-
-    def _send(self, claim: Claim, started: threading.Event) -> None:
-        started.set()
+        asyncio.set_event_loop(self._loop)
         try:
-            _send_in_context(self._app, self._backends, self._policy, claim)
-        except Exception:
-            log.exception("message %s: recording the send failed", claim.message.id)
+            self._loop.run_until_complete(self._main())
         finally:
-            with self._lock:
-                self._busy -= 1
-            # A sender is free (more may be due) or a retry was scheduled: look again.
-            self._wake.set()
+            self._loop.close()
+
+    async def _main(self) -> None:
+        self._wake = asyncio.Event()
+        try:
+            sending = Sending(self._app, keep_trying_to_record=True)
+        finally:
+            self._ready.set()
+        try:
+            while not self._stopping:
+                try:
+                    await sending.hand_out()
+                    timeout = await self._next_look(sending)
+                except Exception as error:
+                    level = logging.WARNING if is_unavailable(error) else logging.ERROR
+                    log.log(level, "message dispatcher pass failed; trying again shortly", exc_info=True)
+                    timeout = _PAUSE_AFTER_ERROR_SECONDS
+                waiters = {
+                    asyncio.ensure_future(self._wake.wait()),
+                    asyncio.ensure_future(sending.slot_freed.wait()),
+                }
+                _, pending = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in pending:
+                    waiter.cancel()
+                self._wake.clear()
+                sending.slot_freed.clear()
+            await sending.settled()
+        finally:
+            await sending.close()
+
+    async def _next_look(self, sending: Sending) -> float | None:
+        """Seconds until a retry or lease falls due (or the next poll), whichever is sooner."""
+        due: datetime | None = await sending.in_database(next_due_at)
+        waits = [] if due is None else [max((as_utc(due) - now_utc()).total_seconds(), 0.0)]
+        if self.poll_seconds:
+            waits.append(self.poll_seconds)
+        return min(waits) if waits else None

@@ -12,6 +12,7 @@ from flask import render_template
 from responder.clock import format_local
 from responder.extensions import db
 from responder.governance import sharing
+from responder.links import incident_page
 from responder.models import (
     LINK_PLACEHOLDER,
     Activation,
@@ -73,6 +74,7 @@ def queue_alert(
         f"{incident.type_label.lower()} - please confirm",
         body=render_template("messages/alert.email.txt", **context).strip() + "\n",
         html_body=render_template("messages/alert.email.html", **context),
+        twin_of=sms,
         **common,
     )
     db.session.add_all([sms, email])
@@ -96,12 +98,11 @@ def queue_response_notice(activation: Activation, what: str, *, urgent: bool) ->
     Email only for acknowledgements; a decline also texts the duty manager,
     because somebody may need to act on it now.
     """
-    from flask import current_app
     from sqlalchemy import select
 
     incident = activation.incident
     prefix = "EXERCISE " if incident.exercise else ""
-    link = f"{current_app.config['PUBLIC_BASE_URL']}/incidents/{incident.reference}"
+    link = incident_page(incident.reference)
     text = f"{prefix}Responder: {incident.local_authority_name} {incident.reference}: {what}. {link}"
     subject = f"{prefix}[Responder] {incident.reference}: {what}"
     messages = []
@@ -111,9 +112,11 @@ def queue_response_notice(activation: Activation, what: str, *, urgent: bool) ->
     role = incident.playbook_snapshot["playbook"].get("duty_manager")
     manager = db.session.scalar(select(Contact).where(Contact.key == role, Contact.active.is_(True)))
     if manager is not None:
-        messages.append(_notice(activation, Channel.EMAIL, manager.email, text, subject, manager))
+        email = _notice(activation, Channel.EMAIL, manager.email, text, subject, manager)
+        messages.append(email)
         if urgent:
-            messages.append(_notice(activation, Channel.SMS, manager.phone, to_gsm7(text), None, manager))
+            email.twin_of = _notice(activation, Channel.SMS, manager.phone, to_gsm7(text), None, manager)
+            messages.append(email.twin_of)
     db.session.add_all(messages)
     return messages
 
@@ -161,20 +164,50 @@ def queue_stand_down(activation: Activation, contact: Contact, *, shared_by: str
         "contact": contact,
         "kind": MessageKind.STAND_DOWN,
     }
-    messages = [
-        Message(
-            channel=Channel.SMS,
-            recipient=contact.phone,
-            body=to_gsm7(render_template("messages/stand_down.sms.txt", **context).strip()),
-            **common,
-        ),
-        Message(
-            channel=Channel.EMAIL,
-            recipient=contact.email,
-            subject=f"{prefix}[Responder] {incident.reference} is standing down",
-            body=render_template("messages/stand_down.email.txt", **context).strip() + "\n",
-            **common,
-        ),
-    ]
-    db.session.add_all(messages)
-    return messages
+    sms = Message(
+        channel=Channel.SMS,
+        recipient=contact.phone,
+        body=to_gsm7(render_template("messages/stand_down.sms.txt", **context).strip()),
+        **common,
+    )
+    email = Message(
+        channel=Channel.EMAIL,
+        recipient=contact.email,
+        subject=f"{prefix}[Responder] {incident.reference} is standing down",
+        body=render_template("messages/stand_down.email.txt", **context).strip() + "\n",
+        twin_of=sms,
+        **common,
+    )
+    db.session.add_all([sms, email])
+    return [sms, email]
+
+
+# What an emailed copy of a text is about, for its subject line.
+FALLBACK_SUBJECTS = {
+    MessageKind.ALERT: "alert - please confirm",
+    MessageKind.CHECK_IN: "check-in",
+    MessageKind.CHECK_IN_REMINDER: "check-in reminder",
+    MessageKind.DEADLINE: "deadline",
+    MessageKind.RESPONSE_NOTICE: "an agency has answered",
+    MessageKind.STAND_DOWN: "standing down",
+}
+
+
+def email_fallback(text: Message) -> Message:
+    """An email copy of a text that could not be delivered, to the same contact (not yet added)."""
+    incident = text.incident
+    prefix = "EXERCISE " if incident is not None and incident.exercise else ""
+    about = FALLBACK_SUBJECTS.get(MessageKind(text.kind), "message")
+    where = f"{incident.local_authority_name} {incident.reference}: " if incident is not None else ""
+    return Message(
+        incident=incident,
+        activation=text.activation,
+        contact=text.contact,
+        access_token=text.access_token,
+        channel=Channel.EMAIL,
+        kind=text.kind,
+        recipient=text.contact.email,
+        subject=f"{prefix}[Responder] {where}{about} (we could not text you)",
+        body=text.body + "\n\nThis was sent to you by text message, which could not be delivered.\n",
+        twin_of=text,
+    )

@@ -1,39 +1,57 @@
-"""SMS through Twilio, with the official SDK.
+"""SMS through Twilio, with the official SDK's asynchronous client.
 
 ``TWILIO_FROM`` is a UK number in E.164 or a Messaging Service SID (``MG...``).
 ``TWILIO_API_BASE_URL`` sends every request to another server instead of
 Twilio's (the test suite's fake, a staging stub). Every send asks Twilio to
 report delivery to ``PUBLIC_BASE_URL/webhooks/twilio/status``.
+
+The client (``AsyncTwilioHttpClient``, on aiohttp) keeps one connection pool
+for the life of the sender's event loop, and is created inside that loop. It
+ignores its own ``timeout``, so every call here is bounded by
+``asyncio.wait_for`` with MESSAGE_SEND_TIMEOUT_SECONDS. A call that times out
+or loses its connection after the request went may still have created the
+message: that is :class:`OutcomeUnknown`, and :meth:`TwilioSms.find_sent`
+answers it from Twilio's list of messages to that number before anything is
+sent again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
+import aiohttp
 
 # The SDK imports its Messages API on first use, which takes a noticeable
 # moment; imported here, the first alert after a restart does not wait for it.
 import twilio.rest.api.v2010.account  # noqa: F401
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-from twilio.http.http_client import TwilioHttpClient
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
+from responder.links import public_url
 from responder.notify.backends import (
-    ConfigurationError,
     DeliveryError,
+    OutcomeUnknown,
     OutgoingMessage,
     PermanentDeliveryError,
+    Receipt,
     TransientDeliveryError,
 )
 
 log = logging.getLogger(__name__)
 
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
+REQUIRED_SETTINGS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")
+# How many of the newest messages to a number are searched for one whose outcome is unknown.
+RECONCILE_PAGE = 50
+# Twilio's clock and ours may differ a little: a message created this much before the attempt still counts.
+CLOCK_SKEW = timedelta(minutes=2)
 
 # Twilio error codes a manager may meet, in words they can act on. Codes below
 # 30000 come back when the message is created; 30000 and up arrive later in a
@@ -71,8 +89,12 @@ def describe_twilio_error(code: int | str | None) -> str:
     return f"{words} (Twilio error {number})"
 
 
+def missing_settings(config: Mapping[str, Any]) -> list[str]:
+    return [name for name in REQUIRED_SETTINGS if not config.get(name)]
+
+
 class TwilioSms:
-    """Sends SMS with the Twilio SDK; safe to call from many threads at once."""
+    """Sends SMS with the Twilio SDK's asynchronous client, from the sender's event loop."""
 
     provider_name = "Twilio"
 
@@ -92,64 +114,96 @@ class TwilioSms:
         self._status_callback = status_callback
         self._api_base_url = api_base_url
         self._timeout = timeout
-        # The SDK's HTTP client keeps per-request state, so each thread has its own.
-        self._local = threading.local()
+        self._twilio: Client | None = None
+        self._http: _QuietAsyncHttpClient | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TwilioSms:
-        missing = [
-            name
-            for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")
-            if not config.get(name)
-        ]
-        if missing:
-            raise ConfigurationError(f"SMS_BACKEND is 'twilio' but {', '.join(missing)} is not set")
         return cls(
             account_sid=config["TWILIO_ACCOUNT_SID"],
             auth_token=config["TWILIO_AUTH_TOKEN"],
             sender=config["TWILIO_FROM"],
-            status_callback=config["PUBLIC_BASE_URL"] + STATUS_CALLBACK_PATH,
+            status_callback=public_url(STATUS_CALLBACK_PATH, config),
             api_base_url=config.get("TWILIO_API_BASE_URL"),
             timeout=float(config["MESSAGE_SEND_TIMEOUT_SECONDS"]),
         )
 
-    def send(self, message: OutgoingMessage) -> str:
+    async def send(self, message: OutgoingMessage) -> Receipt:
         sender = (
             {"messaging_service_sid": self._sender}
             if self._sender.startswith("MG")
             else {"from_": self._sender}
         )
-        try:
-            created = self._client().messages.create(
+        created = await self._call(
+            self._client().messages.create_async(
                 to=message.recipient,
                 body=message.text,
                 status_callback=self._status_callback,
                 **sender,
-            )
+            ),
+            sent=True,
+        )
+        return Receipt(created.sid, created.status or "accepted")
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+        """The newest messages to the number, searched for this one's text (each alert's link is unique).
+
+        Not filtered by DateSent: that filter is a GMT date, and a message still
+        queued at Twilio has no date_sent yet.
+        """
+        newest = await self._call(
+            self._client().messages.list_async(to=message.recipient, limit=RECONCILE_PAGE), sent=False
+        )
+        for record in newest:
+            created = record.date_created
+            if (
+                record.body
+                and message.text in record.body
+                and (created is None or created >= since - CLOCK_SKEW)
+            ):
+                return Receipt(record.sid, record.status or "accepted")
+        return None
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = self._twilio = None
+
+    async def _call(self, request, *, sent: bool):
+        """Await one SDK call, bounded; ``sent`` says whether it creates a message (and may have)."""
+        try:
+            return await asyncio.wait_for(request, self._timeout)
         except (TwilioRestException, TwilioServiceException) as error:
             raise classify_api_error(error) from error
-        except requests.Timeout as error:
-            raise TransientDeliveryError("Twilio did not answer in time") from error
-        except requests.ConnectionError as error:
+        except TwilioException as error:
+            # An answer the SDK could not read (a proxy's error page, say): nothing was created by it.
+            raise TransientDeliveryError("Twilio's answer could not be read") from error
+        except TimeoutError as error:
+            if sent:
+                raise OutcomeUnknown(f"Twilio did not answer within {self._timeout:g} s") from error
+            raise TransientDeliveryError(f"Twilio did not answer within {self._timeout:g} s") from error
+        except aiohttp.ClientConnectorError as error:
+            # No connection was made, so nothing was sent.
             raise TransientDeliveryError("could not connect to Twilio") from error
-        except requests.RequestException as error:
+        except (aiohttp.ClientError, OSError) as error:
+            if sent:
+                raise OutcomeUnknown(f"the connection to Twilio broke ({type(error).__name__})") from error
             raise TransientDeliveryError(f"the request to Twilio failed ({type(error).__name__})") from error
-        return created.sid
 
     def _client(self) -> Client:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = Client(
+        # Created on first use, inside the running event loop (aiohttp needs one).
+        if self._twilio is None:
+            self._http = _QuietAsyncHttpClient(self._api_base_url)
+            self._twilio = Client(
                 self._account_sid,
                 self._auth_token,
-                http_client=_QuietHttpClient(self._api_base_url, timeout=self._timeout),
+                http_client=self._http,
                 # Not os.environ: a stray TWILIO_EDGE or TWILIO_REGION would move
                 # requests to another host. The SDK treats an empty mapping as
                 # "use os.environ", hence the placeholder key.
                 environment={"RESPONDER": "1"},
             )
-            self._local.client = client
-        return client
+        return self._twilio
 
 
 def classify_api_error(error: TwilioRestException | TwilioServiceException) -> DeliveryError:
@@ -157,6 +211,9 @@ def classify_api_error(error: TwilioRestException | TwilioServiceException) -> D
     status, code = error.status, error.code
     if status == 429:
         return TransientDeliveryError("Twilio asked Responder to slow down (HTTP 429)")
+    if status in (502, 504):
+        # A gateway in front of Twilio gave up waiting: Twilio may have created the message.
+        return OutcomeUnknown(f"Twilio's gateway gave up waiting (HTTP {status})")
     if status >= 500:
         return TransientDeliveryError(f"Twilio had a problem on its side (HTTP {status})")
     if status == 401 or code in _ACCOUNT_ERRORS:
@@ -169,28 +226,42 @@ def classify_api_error(error: TwilioRestException | TwilioServiceException) -> D
     return PermanentDeliveryError(f"Twilio refused the message: {detail} (HTTP {status}, error {code})")
 
 
-class _QuietHttpClient(TwilioHttpClient):
-    """The SDK's HTTP client, optionally pointed at another host, that never logs bodies.
+class _QuietAsyncHttpClient(AsyncTwilioHttpClient):
+    """The SDK's asynchronous HTTP client, optionally pointed at another host, that never logs bodies.
 
     The SDK logs whole responses at INFO, and a response echoes the SMS body
-    with the lead's acknowledgement link in it.
+    with the lead's acknowledgement link in it. Its own ``request`` builds
+    aiohttp's deprecated ``BasicAuth``; this one sends the same header itself.
     """
 
-    def __init__(self, base_url: str | None, *, timeout: float) -> None:
-        super().__init__(timeout=timeout)
+    def __init__(self, base_url: str | None) -> None:
+        super().__init__(pool_connections=True)
         self._base = urlsplit(base_url.rstrip("/")) if base_url else None
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any):
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
         if self._base is not None:
             # Rewriting here (not client.api.base_url) covers every Twilio domain.
             parts = urlsplit(url)
             url = urlunsplit(
                 (self._base.scheme, self._base.netloc, self._base.path + parts.path, parts.query, "")
             )
-        return super().request(method, url, *args, **kwargs)
-
-    def log_request(self, kwargs: dict[str, Any]) -> None:
-        log.debug("Twilio request: %s %s", kwargs["method"], kwargs["url"])
-
-    def log_response(self, status_code: int, response: Any) -> None:
-        log.debug("Twilio response: HTTP %s", status_code)
+        headers = dict(headers or {})
+        if auth is not None:
+            headers["Authorization"] = aiohttp.encode_basic_auth(auth[0], auth[1])
+        log.debug("Twilio request: %s %s", method.upper(), url)
+        async with self.session.request(
+            method.upper(), url, params=params, data=data, headers=headers, allow_redirects=allow_redirects
+        ) as answer:
+            text = await answer.text()
+        log.debug("Twilio response: HTTP %s", answer.status)
+        return Response(answer.status, text, answer.headers)

@@ -21,6 +21,7 @@ from responder.models import (
     IncidentStatus,
     Message,
     MessageState,
+    ProviderStatus,
     SchedulerLease,
     TimedAction,
 )
@@ -66,6 +67,17 @@ def outbox_backlog() -> OutboxBacklog:
         target[channel] = target.get(channel, 0) + count
     oldest = db.session.scalar(select(func.min(Message.created_at)).where(Message.state.in_(UNSENT)))
     return OutboxBacklog(pending, failed, as_utc(oldest) if oldest is not None else None)
+
+
+def failing_providers(since: datetime) -> list[str]:
+    """Channels whose provider has refused or not answered every attempt since before ``since``."""
+    return list(
+        db.session.scalars(
+            select(ProviderStatus.channel).where(
+                ProviderStatus.failing_since.is_not(None), ProviderStatus.failing_since <= since
+            )
+        )
+    )
 
 
 def scheduler_heartbeat() -> Heartbeat | None:

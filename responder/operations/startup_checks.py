@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from responder.extensions import db
+from responder.notify.backends import ConfigurationError, check_backend_settings
 from responder.playbooks.schema import SHARING_BASES
 
 LOG_FORMATS = ("json", "text")
@@ -32,8 +33,25 @@ def refuse_bad_settings(app: Flask) -> None:
         problems.append("RETENTION_PURGE_TIME must be a time of day such as 03:30")
     if config.get("PROXY_FIX_HOPS", 0) < 0:
         problems.append("PROXY_FIX_HOPS must be 0 (no proxy) or more")
+    problems += _sending_problems(config)
     if problems:
         raise SystemExit("Responder cannot start: " + "; ".join(problems) + ".")
+
+
+def _sending_problems(config) -> list[str]:
+    problems = []
+    try:
+        check_backend_settings(config)
+    except ConfigurationError as error:
+        problems.append(str(error))
+    timeout, lease = config["MESSAGE_SEND_TIMEOUT_SECONDS"], config["MESSAGE_LEASE_SECONDS"]
+    if timeout < 1 or lease < 2 * timeout + 5:
+        # A takeover must never start while the first sender may still be asking the provider.
+        problems.append(
+            "MESSAGE_LEASE_SECONDS must be at least twice MESSAGE_SEND_TIMEOUT_SECONDS plus 5 "
+            f"(now {lease} and {timeout})"
+        )
+    return problems
 
 
 def require_database(app: Flask) -> None:

@@ -17,17 +17,25 @@ _loaded: dict[tuple, PlaybookSet] = {}
 
 
 def init_app(app: Flask, *, strict: bool) -> None:
-    """Load PLAYBOOKS_DIR. Invalid playbooks stop the app unless ``strict`` is False
-    (the command line, so that ``playbooks check`` can report on them)."""
+    """Load PLAYBOOKS_DIR. Invalid playbooks stop the app unless ``strict`` is False (a command
+    other than ``flask run``, so that ``playbooks check`` can report on them; commands that
+    act, such as ``scheduler run``, call :func:`require_valid` themselves)."""
     try:
         app.extensions[_KEY] = _load(app.config["PLAYBOOKS_DIR"])
     except PlaybookError as error:
-        if strict:
-            raise SystemExit(
-                f"Responder cannot start: invalid playbook: {error}. "
-                "Run `flask --app wsgi playbooks check` to see every problem."
-            ) from None
         app.extensions[_KEY] = error
+        if strict:
+            require_valid(app)
+
+
+def require_valid(app: Flask) -> None:
+    """Stop the process, in one line, when the app's playbooks are invalid."""
+    loaded = app.extensions[_KEY]
+    if isinstance(loaded, PlaybookError):
+        raise SystemExit(
+            f"Responder cannot start: invalid playbook: {loaded}. "
+            "Run `flask --app wsgi playbooks check` to see every problem."
+        )
 
 
 def current_playbooks() -> PlaybookSet:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from responder.clock import as_utc, now_utc
 from responder.extensions import db
+from responder.links import public_url
 from responder.models import AccessToken, Activation, Contact, TokenPurpose
 
 # Path prefix per purpose (design section 5).
@@ -53,8 +54,8 @@ def token_value(row: AccessToken) -> str:
 
 
 def link_for(row: AccessToken) -> str:
-    base = current_app.config["PUBLIC_BASE_URL"]
-    return f"{base}/{LINK_PATHS[TokenPurpose(row.purpose)]}/{token_value(row)}"
+    """The lead's own link, e.g. https://responder.example.org/a/<token>."""
+    return public_url(f"/{LINK_PATHS[TokenPurpose(row.purpose)]}/{token_value(row)}")
 
 
 def hash_token(raw: str) -> str:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from responder import timeline
 from responder.clock import now_utc
@@ -28,7 +27,6 @@ from responder.models import (
     ResponseChannel,
     ResponseKind,
 )
-from responder.notify.dispatcher import wake_dispatcher
 from responder.notify.outbox import queue_response_notice
 from responder.responses.escalation import LEVEL_NAMES, alert_next_level, ladder
 
@@ -75,7 +73,6 @@ def acknowledge(
         .execution_options(synchronize_session=False)
     ).rowcount
     if not won:
-        db.session.rollback()
         db.session.refresh(activation)
         return Outcome("already_covered", activation, activation.acknowledged_by, activation.acknowledged_at)
     db.session.refresh(activation)
@@ -105,8 +102,6 @@ def acknowledge(
         activation.incident, f"contact:{contact.key}", f"{activation.agency_name} is covering"
     )
     queue_response_notice(activation, f"{activation.agency_name} has acknowledged", urgent=False)
-    db.session.commit()
-    wake_dispatcher()
     return Outcome("acknowledged", activation, contact, at)
 
 
@@ -120,22 +115,19 @@ def decline(activation: Activation, contact: Contact, channel: ResponseChannel, 
     if earlier is not None:
         return Outcome("already_declined", activation, contact, earlier.at)
     at = now_utc()
-    try:
-        db.session.add(
-            AgencyResponse(
-                activation=activation,
-                contact=contact,
-                kind=ResponseKind.DECLINED,
-                channel=channel,
-                note=reason.strip(),
-                at=at,
-            )
+    # The same decline submitted twice at once: the unique constraint refuses the
+    # second at the flush, and the boundary runs it again (then "already declined").
+    db.session.add(
+        AgencyResponse(
+            activation=activation,
+            contact=contact,
+            kind=ResponseKind.DECLINED,
+            channel=channel,
+            note=reason.strip(),
+            at=at,
         )
-        db.session.flush()
-    except IntegrityError:  # the same decline, submitted twice at once
-        db.session.rollback()
-        earlier = _earlier_response(activation, contact, ResponseKind.DECLINED)
-        return Outcome("already_declined", activation, contact, earlier.at if earlier else None)
+    )
+    db.session.flush()
     rung = _rung_name(activation, contact)
     timeline.record(
         activation.incident,
@@ -157,8 +149,6 @@ def decline(activation: Activation, contact: Contact, channel: ResponseChannel, 
             _continue_escalation(activation)
     after = f"; the {handed_to} has been alerted" if handed_to else ""
     queue_response_notice(activation, f"{activation.agency_name} has declined{after}", urgent=True)
-    db.session.commit()
-    wake_dispatcher()  # the next rung's alert goes now, not at the next sweep
     return Outcome("declined", activation, contact, at, handed_to)
 
 
@@ -193,7 +183,6 @@ def _refuse_late(activation: Activation, contact: Contact, channel: ResponseChan
         channel=channel,
         agency_key=activation.agency_key,
     )
-    db.session.commit()
     return Outcome("incident_closed", activation, contact)
 
 

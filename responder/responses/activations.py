@@ -100,7 +100,6 @@ def add_playbook_offer(incident: Incident, user: User, offer_key: str) -> OfferA
     row = offer_support(incident, offers[offer_key], timeline.actor_for_user(user))
     if row is None:
         raise ActivationError(f"{offers[offer_key].name} is already offered.")
-    db.session.commit()
     return row
 
 
@@ -110,7 +109,6 @@ def add_ad_hoc_offer(incident: Incident, user: User, name: str, provider_key: st
     row = offer_support(incident, offer, timeline.actor_for_user(user))
     if row is None:
         raise ActivationError(f"{name} is already offered.")
-    db.session.commit()
     return row
 
 
@@ -156,7 +154,6 @@ def add_local_authority(
         + (f"; {shared} already active were not alerted again" if shared else ""),
         actor=actor,
     )
-    db.session.commit()
     return added
 
 
@@ -177,7 +174,6 @@ def _add(incident: Incident, user: User, agency: Agency, reason: str) -> Activat
         actor=actor,
         agency_key=agency.key,
     )
-    db.session.commit()
     return activation
 
 

@@ -54,7 +54,6 @@ def add_note(incident: Incident, user: User, kind: ReviewNoteKind, text: str) ->
     )
     db.session.add(note)
     _record(incident, user, f"Learning review: {note.kind_label.lower()} added")
-    db.session.commit()
     return note
 
 
@@ -74,7 +73,6 @@ def add_action(
     )
     db.session.add(row)
     _record(incident, user, f"Learning review: action added, due {due_on:%d %b %Y}, {RagStatus(rag)}")
-    db.session.commit()
     return row
 
 
@@ -89,7 +87,6 @@ def set_action_status(action: ReviewAction, user: User, rag: RagStatus) -> Revie
     _record(
         action.incident, user, f"Learning review: action {action.id} status changed from {before} to {rag}"
     )
-    db.session.commit()
     return action
 
 

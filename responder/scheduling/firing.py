@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from responder import timeline
 from responder.clock import now_utc
+from responder.database import is_unavailable
 from responder.extensions import db
 from responder.models import (
     ActionKind,
@@ -36,6 +37,7 @@ from responder.models import (
     IncidentStatus,
     TimedAction,
 )
+from responder.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -73,34 +75,31 @@ class Fired:
 def fire_timed_action(action_id: int) -> Fired | None:
     """Fire one action if it is still pending; None if another process had it (or it is done).
 
+    One unit of work: the claim and everything the action does commit together.
     Needs an app context. Never raises for a failing action: the failure is
     recorded on the row, and the next sweep tries again (up to MAX_ATTEMPTS).
+    A database that is down or too slow is not the action's fault: the row
+    stays pending, uncounted, for the next sweep.
     """
+    try:
+        with unit_of_work():
+            return _fire(action_id)
+    except Exception as error:
+        if is_unavailable(error):
+            log.warning("timed action %s: the database is unavailable; the next sweep tries again", action_id)
+        else:
+            _record_failure(action_id, error)
+        return None
+
+
+def _fire(action_id: int) -> Fired | None:
     action = db.session.get(TimedAction, action_id, populate_existing=True)
     if action is None or action.state != ActionState.PENDING:
-        db.session.rollback()
         return None
     now = now_utc()
-    try:
-        claimed = _claim(action, now)
-    except SQLAlchemyError:
-        # Busy or unreachable database: not the action's fault; the next sweep retries.
-        db.session.rollback()
-        log.warning("could not claim timed action %s; the next sweep will", action_id, exc_info=True)
+    if not _claim(action, now):
         return None
-    if not claimed:
-        db.session.rollback()
-        return None
-    try:
-        fired = _carry_out(action, now)
-        db.session.commit()
-    except Exception as error:
-        db.session.rollback()
-        _record_failure(action_id, error)
-        return None
-    if fired.state == ActionState.FIRED:
-        _wake_dispatcher()
-    return fired
+    return _carry_out(action, now)
 
 
 def fire_due_actions(now: datetime | None = None, limit: int | None = None) -> list[Fired]:
@@ -112,8 +111,8 @@ def fire_due_actions(now: datetime | None = None, limit: int | None = None) -> l
     )
     if limit is not None:
         query = query.limit(limit)
-    action_ids = db.session.scalars(query).all()
-    db.session.rollback()
+    with unit_of_work():
+        action_ids = db.session.scalars(query).all()
     return [fired for action_id in action_ids if (fired := fire_timed_action(action_id)) is not None]
 
 
@@ -204,9 +203,16 @@ def _handler(kind: str):
 def _record_failure(action_id: int, error: Exception) -> None:
     log.error("timed action %s failed: %s", action_id, error, exc_info=error)
     try:
-        action = db.session.get(TimedAction, action_id, populate_existing=True)
-        if action is None or action.state != ActionState.PENDING:
-            return
+        with unit_of_work():
+            _count_failure(action_id, error)
+    except SQLAlchemyError:
+        # The database itself is the problem: the row stays pending for the next sweep.
+        log.exception("could not record the failure of timed action %s", action_id)
+
+
+def _count_failure(action_id: int, error: Exception) -> None:
+    action = db.session.get(TimedAction, action_id, populate_existing=True)
+    if action is not None and action.state == ActionState.PENDING:
         action.attempts += 1
         action.last_error = f"{type(error).__name__}: {error}"[:2000]
         if action.attempts >= MAX_ATTEMPTS:
@@ -218,17 +224,6 @@ def _record_failure(action_id: int, error: Exception) -> None:
                 f"{action.attempts} attempts ({type(error).__name__}); it needs doing by hand",
                 data={"timed_action_id": action.id},
             )
-        db.session.commit()
-    except SQLAlchemyError:
-        # The database itself is the problem: the row stays pending for the next sweep.
-        db.session.rollback()
-        log.exception("could not record the failure of timed action %s", action_id)
-
-
-def _wake_dispatcher() -> None:
-    from responder.notify.dispatcher import wake_dispatcher
-
-    wake_dispatcher()
 
 
 def _duration_words(seconds: float) -> str:

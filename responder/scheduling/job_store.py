@@ -94,5 +94,6 @@ def build_job_store(app: Flask) -> TimedActionJobStore:
     if url.get_backend_name() == "postgresql":
         # Only this engine's sessions skip the WAL wait, never the application's.
         options["connect_args"] = {"options": "-c synchronous_commit=off"}
-    engine = sa.create_engine(url, pool_pre_ping=True, **options)
+    # A cache used by the scheduler's own thread: a few connections (README, "Connections").
+    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=1, **options)
     return TimedActionJobStore(engine=engine, tablename=JOBS_TABLE)

@@ -30,16 +30,17 @@ def reconcile_job() -> None:
 
 
 def sweep_outbox_job() -> None:
-    """The outbox dispatcher's catch-all pass: messages left by a crash, or due a retry."""
-    from responder.notify.dispatcher import sweep_outbox
+    """Look at the outbox from this process too: messages a web process could not send (it died, say).
+
+    The leading scheduler's dispatcher sends them; whatever a dead sender had
+    handed over is looked up at the provider before it is sent again.
+    """
+    from responder.notify.dispatcher import start_dispatcher
     from responder.scheduling.runtime import leading_runtime
 
     runtime = leading_runtime()
-    if runtime is None:
-        return
-    report = sweep_outbox(runtime.app)
-    if report.sent or report.retrying or report.failed:
-        log.info("outbox sweep: %s", report)
+    if runtime is not None:
+        start_dispatcher(runtime.app).wake()
 
 
 def retention_purge_job() -> None:
@@ -50,7 +51,8 @@ def retention_purge_job() -> None:
     if runtime is None:
         return
     from responder.governance.retention import purge_due
+    from responder.unit_of_work import unit_of_work
 
-    with runtime.app.app_context():
+    with runtime.app.app_context(), unit_of_work():
         results = purge_due()
     log.info("retention purge: %s incident(s) purged", len(results))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, render_template
+from flask import render_template
 
 from responder.clock import format_local
 from responder.extensions import db
 from responder.governance import sharing
+from responder.links import incident_page
 from responder.models import AccessToken, Channel, CheckIn, Contact, Incident, Message, MessageKind
 from responder.notify.sms_text import to_gsm7
 from responder.playbooks import parse_duration
@@ -68,7 +69,7 @@ def queue_deadline_notice(
         "name": name,
         "due": format_local(due, "%H:%M %a %d %b"),
         "reminder": reminder,
-        "page": f"{current_app.config['PUBLIC_BASE_URL']}/incidents/{incident.reference}",
+        "page": incident_page(incident.reference),
     }
     what = "deadline coming up" if reminder else "deadline due now"
     return _queue_pair(
@@ -82,18 +83,17 @@ def queue_deadline_notice(
 
 
 def _queue_pair(contact: Contact, *, sms: str, subject: str, email: str, common: dict) -> list[Message]:
-    messages = [
-        Message(channel=Channel.SMS, recipient=contact.phone, body=to_gsm7(sms.strip()), **common),
-        Message(
-            channel=Channel.EMAIL,
-            recipient=contact.email,
-            subject=subject,
-            body=email.strip() + "\n",
-            **common,
-        ),
-    ]
-    db.session.add_all(messages)
-    return messages
+    text = Message(channel=Channel.SMS, recipient=contact.phone, body=to_gsm7(sms.strip()), **common)
+    mail = Message(
+        channel=Channel.EMAIL,
+        recipient=contact.email,
+        subject=subject,
+        body=email.strip() + "\n",
+        twin_of=text,
+        **common,
+    )
+    db.session.add_all([text, mail])
+    return [text, mail]
 
 
 def _incident_context(incident: Incident) -> dict:

@@ -50,10 +50,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from responder.clock import now_utc
 from responder.extensions import db
 from responder.models import ActionState, TimedAction
+from responder.playbooks import registry
 from responder.scheduling import jobs
 from responder.scheduling.firing import fire_timed_action
 from responder.scheduling.job_store import TimedActionJobStore, build_job_store
 from responder.scheduling.lease import Lease, new_holder_name
+from responder.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -282,13 +284,12 @@ class SchedulerRuntime:
         """Add jobs for pending rows entering the horizon; fire overdue rows that have none."""
         started = time.perf_counter()
         now = now_utc()
-        with self.app.app_context():
+        with self.app.app_context(), unit_of_work():
             rows = db.session.execute(
                 sa.select(TimedAction.id, TimedAction.due_at).where(
                     TimedAction.state == ActionState.PENDING, TimedAction.due_at <= now + self.horizon
                 )
             ).all()
-            db.session.rollback()
         scheduled = self._stored_job_ids()
         # A job this far past its time is stuck, not just queued: fire anyway (the claim makes it safe).
         stuck_before = now - timedelta(seconds=self.reconcile_every)
@@ -338,6 +339,7 @@ def build_scheduler(app: Flask, job_store: TimedActionJobStore) -> BackgroundSch
 
 def run_scheduler_process(app: Flask) -> None:
     """``flask --app wsgi scheduler run``: lead or stand by until SIGTERM or Ctrl-C."""
+    registry.require_valid(app)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = SchedulerRuntime(app)

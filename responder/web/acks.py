@@ -13,6 +13,7 @@ from responder.extensions import limiter
 from responder.models import ActivationState, ResponseChannel, TokenPurpose
 from responder.responses import acknowledgements as acks
 from responder.responses.access_tokens import find_token, is_expired
+from responder.unit_of_work import retried_on_conflict
 
 bp = Blueprint("acks", __name__)
 
@@ -67,6 +68,7 @@ def confirm_page(raw: str):
 
 @bp.route("/a/<raw>", methods=["POST"])
 @limiter.limit(LINK_RATE_LIMIT)
+@retried_on_conflict
 def respond(raw: str):
     token, error = _token_or_error(raw)
     if error:

@@ -76,7 +76,6 @@ def edit_contact(contact_id: int):
     form = ContactForm(obj=contact)
     if form.validate_on_submit():
         form.populate_obj(contact)
-        db.session.commit()
         flash(f"{contact.key} saved" + ("" if contact.active else " and deactivated"), "success")
         return redirect(url_for("admin.contacts"), code=303)
     return render_template(

@@ -16,6 +16,7 @@ from responder.incidents import lifecycle
 from responder.incidents.lifecycle import LifecycleError
 from responder.incidents.opening import get_incident, open_incident
 from responder.models import ApiToken, Role, User
+from responder.unit_of_work import retried_on_conflict
 from responder.web.api_schemas import CloseInputSchema, IncidentDetailSchema, IncidentInputSchema
 from responder.web.openapi import build_spec
 
@@ -35,7 +36,6 @@ def _bearer_user() -> User | None:
     if token is None or not token.user.active:
         return None
     token.last_used_at = now_utc()
-    db.session.commit()
     return token.user
 
 
@@ -66,6 +66,7 @@ def _error(status: int, message: str):
 
 @bp.post("/incidents")
 @token_required()
+@retried_on_conflict
 def create_incident():
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):

@@ -16,6 +16,7 @@ from responder.clock import as_utc, now_utc
 from responder.extensions import db, limiter, login_manager
 from responder.models import User
 from responder.models.users import burn_password_check
+from responder.unit_of_work import keep_writes_on_refusal
 
 bp = Blueprint("auth", __name__)
 
@@ -73,10 +74,9 @@ def authenticate(email: str, password: str) -> User | None:
         if user.failed_logins >= FREE_ATTEMPTS:
             lock = FIRST_LOCK * 2 ** (user.failed_logins - FREE_ATTEMPTS)
             user.locked_until = now + min(lock, LONGEST_LOCK)
-        db.session.commit()
+        keep_writes_on_refusal()  # the failure counts although the answer is 401
         return None
     user.failed_logins, user.locked_until = 0, None
-    db.session.commit()
     return user
 
 

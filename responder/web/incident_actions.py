@@ -15,6 +15,7 @@ from responder.models import Activation, ActivationState, IncidentStatus, Role
 from responder.playbooks.registry import current_playbooks
 from responder.responses import activations
 from responder.responses.activations import ActivationError
+from responder.unit_of_work import discard_changes
 from responder.web.access import role_required
 from responder.web.incident_action_forms import (
     AdHocAgencyForm,
@@ -208,7 +209,7 @@ def _act(reference: str, name: str, action: Callable, done: str):
     try:
         action(incident, form)
     except (LifecycleError, ActivationError) as error:
-        db.session.rollback()
+        discard_changes()
         return _render(incident, {name: form}, error=str(error), status=409)
     flash(done, "success")
     return redirect(url_for("incidents.show", reference=incident.reference), code=303)

@@ -17,6 +17,7 @@ from responder.models.check_ins import CheckIn
 from responder.playbooks.registry import current_playbooks
 from responder.scheduling import upcoming_actions
 from responder.scheduling.schedule import describe
+from responder.unit_of_work import retried_on_conflict
 from responder.web.access import role_required
 from responder.web.incident_forms import IncidentForm
 
@@ -72,6 +73,7 @@ def index():
 
 @bp.route("/incidents/new", methods=["GET", "POST"])
 @role_required(Role.OFFICER)
+@retried_on_conflict
 def new():
     form = IncidentForm(local_authorities=_local_authorities())
     if request.method == "GET" and not form.occurred_date.data:

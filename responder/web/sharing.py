@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, stream_with_context
 from flask_login import current_user
 
 from responder.exports.chronology_csv import csv_chunks
@@ -22,7 +22,7 @@ def record(reference: str):
     return render_template(
         "sharing/record.html",
         incident=incident,
-        records=sharing.sharing_records(incident),
+        records=sharing.sharing_records(incident.id),
         basis_name=sharing.basis_name,
     )
 
@@ -33,7 +33,8 @@ def record_csv(reference: str):
     """The same rows as CSV, Excel-safe like the chronology (BOM, no formula cells)."""
     incident = visible_incident(reference)
     record_access(current_user, incident, "exported", "sharing record (csv)")
-    response = Response(csv_chunks(sharing.sharing_rows(incident), sharing.CSV_HEADER), mimetype="text/csv")
+    rows = sharing.sharing_rows(incident.id)
+    response = Response(stream_with_context(csv_chunks(rows, sharing.CSV_HEADER)), mimetype="text/csv")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{incident.reference}-sharing-record.csv"'
     )

@@ -21,6 +21,7 @@ from twilio.request_validator import (
 )
 
 from responder.extensions import csrf
+from responder.links import public_url
 from responder.notify.delivery import record_sms_status
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ csrf.exempt(bp)  # Twilio cannot carry a CSRF token; its signature proves the se
 def signed_url(req: Request) -> str:
     """The URL Twilio signed: the public address, not the one the proxy forwarded to."""
     query = req.query_string.decode("utf-8", "replace")
-    return current_app.config["PUBLIC_BASE_URL"] + req.path + (f"?{query}" if query else "")
+    return public_url(req.path) + (f"?{query}" if query else "")
 
 
 def is_signed_by_twilio(req: Request) -> bool:

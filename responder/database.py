@@ -1,0 +1,69 @@
+"""How Responder connects to its database, and what it does when the database is in trouble.
+
+* PostgreSQL: a connect timeout, a statement timeout and a bounded pool, so a
+  database that is down or overloaded gives an error within seconds (answered
+  with 503 and ``Retry-After``) instead of holding every thread. The budget of
+  connections is in the README ("Connections").
+* SQLite: write-ahead logging, so readers never wait for the writer (the web,
+  the sender and the scheduler share one file in development), and a busy
+  timeout for writers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+
+def configure_engine(app: Flask) -> None:
+    """Engine options for the configured database; call before ``db.init_app``."""
+    config = app.config
+    options: dict[str, Any] = {"pool_pre_ping": True, **config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
+    # A database error must not copy personal fields into a log line.
+    options["hide_parameters"] = True
+    url = make_url(config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "postgresql":
+        statement_ms = int(config["DATABASE_STATEMENT_TIMEOUT_SECONDS"] * 1000)
+        options.setdefault("pool_size", config["DATABASE_POOL_SIZE"])
+        options.setdefault("max_overflow", config["DATABASE_MAX_OVERFLOW"])
+        options.setdefault("pool_timeout", config["DATABASE_POOL_TIMEOUT_SECONDS"])
+        options["connect_args"] = {
+            "connect_timeout": config["DATABASE_CONNECT_TIMEOUT_SECONDS"],
+            "options": f"-c statement_timeout={statement_ms}",
+            **options.get("connect_args", {}),
+        }
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    _install_sqlite_settings()
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True for the database being down, unreachable, overloaded or timing out (not a bug)."""
+    if isinstance(error, OperationalError | PoolTimeoutError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def _install_sqlite_settings() -> None:
+    if not sa.event.contains(Engine, "connect", _sqlite_on_connect):
+        sa.event.listen(Engine, "connect", _sqlite_on_connect)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout = 10000")
+        if _is_file_database(cursor):
+            cursor.execute("PRAGMA journal_mode = WAL")
+    finally:
+        cursor.close()
+
+
+def _is_file_database(cursor: Any) -> bool:
+    return any(row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main")
