@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 TEST_DATABASE_URL_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg e2e e2e-deps audit lint format assets deps dev-deps clean bench
+.PHONY: run test test-pg drills e2e e2e-deps audit lint format assets deps dev-deps clean bench
 
 run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: deps assets
@@ -29,6 +29,11 @@ test: dev-deps assets
 # The same suite against PostgreSQL (CI runs this after `make test`).
 test-pg: dev-deps assets
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL_PG) $(BIN)/pytest --durations=10
+
+# Fault drills (CI runs this after the PostgreSQL leg): processes killed, PostgreSQL stopped and
+# frozen (a throwaway cluster of their own, never the shared server), Twilio down; every text once.
+drills: dev-deps
+	RESPONDER_DRILLS=1 $(BIN)/pytest tests/drills --durations=10
 
 # From the outside (CI runs this after `make test`): browser journeys with axe-core checks on
 # Debian's Chromium, schemathesis against the live API, the server's log searched for secrets.
