@@ -320,15 +320,14 @@ def _role_labels(incident: Incident, activations: list[Activation]) -> dict[str,
         labels.setdefault(activation.lead_role, f"Lead, {activation.agency_name}")
         if activation.deputy_role:
             labels.setdefault(activation.deputy_role, f"Deputy, {activation.agency_name}")
-    snapshot = incident.playbook_snapshot or {}
-    playbooks = {incident.local_authority: snapshot.get("playbook", {}), **snapshot.get("additional", {})}
-    for slug, playbook in playbooks.items():
-        if playbook.get("duty_manager"):
-            name = LOCAL_AUTHORITIES.get(slug, playbook.get("name", slug))
-            labels.setdefault(playbook["duty_manager"], f"Duty manager, {name}")
-    on_call = snapshot.get("regional", {}).get("on_call")
-    if on_call:
-        labels.setdefault(on_call, "VRU regional on-call")
+    frozen = incident.frozen_playbooks
+    for slug in frozen.local_authorities:
+        duty_manager = frozen.duty_manager_for(slug)
+        if duty_manager:
+            name = LOCAL_AUTHORITIES.get(slug, frozen.playbook_for(slug).name)
+            labels.setdefault(duty_manager, f"Duty manager, {name}")
+    if frozen.on_call:
+        labels.setdefault(frozen.on_call, "VRU regional on-call")
     return labels
 
 

@@ -20,7 +20,6 @@ from responder.exports.redaction import Redaction
 from responder.extensions import db
 from responder.models import LOCAL_AUTHORITIES, Incident, IncidentType, TimelineEvent
 from responder.models.reviews import ReviewNoteKind
-from responder.playbooks import parse_duration
 from responder.reviews.learning_review import REVIEW_UPDATED, review_for
 from responder.reviews.metrics import (
     AgencyResponseTime,
@@ -240,10 +239,8 @@ def _agency_row(agency: AgencyResponseTime) -> AgencyRow:
 
 
 def _target_words(incident: Incident) -> str:
-    for step in (incident.playbook_snapshot or {}).get("playbook", {}).get("steps", []):
-        if step.get("do") == "alert" and step.get("ack_within"):
-            return parse_duration(step["ack_within"]).describe()
-    return "none set"
+    target = incident.frozen_playbooks.ack_within()
+    return target.describe() if target is not None else "none set"
 
 
 def _timeline_extent(incident: Incident) -> tuple[int, datetime | None]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC
-from typing import Any
 
 from sqlalchemy import select
 
@@ -21,7 +20,6 @@ from responder.clock import local_zone, now_utc
 from responder.extensions import db
 from responder.models import Activation, Contact, Incident
 from responder.models.sharing import SharingRecord
-from responder.playbooks.model import Agency
 from responder.playbooks.schema import SHARING_BASES
 
 # What each kind of share carries. Messages carry no personal data (design section 7).
@@ -31,8 +29,6 @@ CHECK_IN_REMINDER = "check-in reminder: reference, type, step, link"
 STAND_DOWN = "stand-down notice: reference, type"
 SMS_AND_EMAIL = "sms and email"
 DOWNLOAD = "download"
-# Where an agency added by hand that no frozen playbook names keeps its basis, in the snapshot.
-ADDED_AGENCIES = "added_agencies"
 
 
 class SharingRefused(ValueError):
@@ -93,29 +89,8 @@ def record_message_share(
 
 
 def basis_for_agency(incident: Incident, agency_key: str, source: str) -> str | None:
-    """The sharing basis the incident's frozen playbook gives the agency, or None."""
-    snapshot = incident.playbook_snapshot or {}
-    if source == "regional":
-        playbook = snapshot.get("regional", {})
-    elif source == incident.local_authority:
-        playbook = snapshot.get("playbook", {})
-    else:
-        playbook = snapshot.get("additional", {}).get(source, {})
-    agency = (playbook.get("agencies") or {}).get(agency_key) or snapshot.get(ADDED_AGENCIES, {}).get(
-        agency_key
-    )
-    return (agency or {}).get("sharing_basis")
-
-
-def with_added_agency(snapshot: dict[str, Any], agency: Agency) -> dict[str, Any]:
-    """A copy of ``snapshot`` (a new dict, so the JSON column is saved) that names ``agency``."""
-    entry = {
-        "name": agency.name,
-        "sector": agency.sector,
-        "lead": agency.lead,
-        "sharing_basis": agency.sharing_basis,
-    }
-    return {**snapshot, ADDED_AGENCIES: {**snapshot.get(ADDED_AGENCIES, {}), agency.key: entry}}
+    """The sharing basis the incident's frozen playbooks give the agency, or None."""
+    return incident.frozen_playbooks.sharing_basis(agency_key, source)
 
 
 def sharing_records(incident_id: int) -> list[SharingRecord]:

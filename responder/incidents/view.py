@@ -18,7 +18,6 @@ from responder.models import (
     Message,
     TimelineEvent,
 )
-from responder.playbooks import parse_duration
 
 # Timeline filters: what a manager asks to see, and the event kinds behind each.
 TIMELINE_FILTERS = {
@@ -85,12 +84,8 @@ class BoardGroup:
 
 def ack_target(incident: Incident, source: str) -> timedelta | None:
     """The playbook's ack_within for agencies from ``source`` (regional agencies use the first LA's)."""
-    snapshot = incident.playbook_snapshot
-    playbook = snapshot.get("additional", {}).get(source, snapshot["playbook"])
-    for step in playbook.get("steps", []):
-        if step.get("do") == "alert" and step.get("ack_within"):
-            return parse_duration(step["ack_within"]).as_timedelta()
-    return None
+    target = incident.frozen_playbooks.ack_within(source)
+    return target.as_timedelta() if target is not None else None
 
 
 def is_overdue(activation: Activation, now: datetime | None = None) -> bool:

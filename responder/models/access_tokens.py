@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models.types import UTCDateTime
+from responder.models.types import EnumText, UTCDateTime
 
 
 class TokenPurpose(enum.StrEnum):
@@ -24,7 +24,7 @@ class AccessToken(db.Model):
     __tablename__ = "access_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[TokenPurpose] = mapped_column(EnumText(TokenPurpose, 16))
     activation_id: Mapped[int] = mapped_column(ForeignKey("activations.id"), index=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     # Random, and useless without SECRET_KEY: the token is an HMAC of it.

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models.types import UTCDateTime
+from responder.models.incidents import Tension
+from responder.models.types import EnumText, UTCDateTime
 
 
 class CheckIn(db.Model):
@@ -33,7 +34,7 @@ class CheckIn(db.Model):
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The answer. Free text stays in Responder: it is never sent by SMS or email.
     status_update: Mapped[str | None] = mapped_column(Text)
-    tension: Mapped[str | None] = mapped_column(String(16))
+    tension: Mapped[Tension | None] = mapped_column(EnumText(Tension, 16))
     needs: Mapped[str | None] = mapped_column(Text)
     # {offer_key: "delivered" | "declined"} for the offers this answer changed.
     offer_updates: Mapped[dict[str, Any] | None] = mapped_column(JSON)

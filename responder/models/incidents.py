@@ -11,7 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models.types import UTCDateTime
+from responder.models.types import EnumText, UTCDateTime
+from responder.playbooks.frozen import FrozenPlaybooks
 
 LOCAL_AUTHORITIES = {
     "birmingham": "Birmingham",
@@ -87,16 +88,18 @@ class Incident(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(20), unique=True, index=True)
     local_authority: Mapped[str] = mapped_column(String(32), index=True)
-    type: Mapped[str] = mapped_column(String(24))
+    type: Mapped[IncidentType] = mapped_column(EnumText(IncidentType, 24))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Personal and sensitive: never leaves in an SMS or email.
     location: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text, default="")
     youngest_age: Mapped[int | None]
     school_link: Mapped[bool] = mapped_column(default=False)
-    tension: Mapped[str] = mapped_column(String(16))
+    tension: Mapped[Tension] = mapped_column(EnumText(Tension, 16))
     exercise: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[str] = mapped_column(String(16), default=IncidentStatus.OPEN, index=True)
+    status: Mapped[IncidentStatus] = mapped_column(
+        EnumText(IncidentStatus, 16), default=IncidentStatus.OPEN, index=True
+    )
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, index=True)
     # The playbook exactly as it was when the incident opened, and its SHA-256.
@@ -121,9 +124,23 @@ class Incident(db.Model):
         return LOCAL_AUTHORITIES.get(self.local_authority, self.local_authority)
 
     @property
+    def frozen_playbooks(self) -> FrozenPlaybooks:
+        """The playbooks this incident was opened with (and any added since), as typed values."""
+        snapshot = self.playbook_snapshot
+        cached = self.__dict__.get("_frozen_playbooks")
+        if cached is None or cached[0] is not snapshot:
+            cached = (snapshot, FrozenPlaybooks.from_snapshot(snapshot))
+            self.__dict__["_frozen_playbooks"] = cached
+        return cached[1]
+
+    @frozen_playbooks.setter
+    def frozen_playbooks(self, frozen: FrozenPlaybooks) -> None:
+        self.playbook_snapshot = frozen.to_snapshot()
+
+    @property
     def local_authorities(self) -> list[str]:
         """Where it happened first, then any added across a border."""
-        return [self.local_authority, *self.playbook_snapshot.get("additional", {})]
+        return self.frozen_playbooks.local_authorities
 
     def __repr__(self) -> str:
         return f"<Incident {self.reference}>"
@@ -145,7 +162,9 @@ class Activation(db.Model):
     deputy_role: Mapped[str | None] = mapped_column(String(80))
     lead_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     deputy_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
-    state: Mapped[str] = mapped_column(String(16), default=ActivationState.ALERTED)
+    state: Mapped[ActivationState] = mapped_column(
+        EnumText(ActivationState, 16), default=ActivationState.ALERTED
+    )
     # Who the alert has reached so far: 0 lead, 1 deputy, 2 duty manager, 3 regional on-call.
     escalation_level: Mapped[int] = mapped_column(default=0)
     activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
@@ -172,7 +191,7 @@ class OfferActivation(db.Model):
     offer_key: Mapped[str] = mapped_column(String(80))
     name: Mapped[str] = mapped_column(String(200))
     provider_agency_key: Mapped[str] = mapped_column(String(80))
-    state: Mapped[str] = mapped_column(String(16), default=OfferState.OFFERED)
+    state: Mapped[OfferState] = mapped_column(EnumText(OfferState, 16), default=OfferState.OFFERED)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
 
     incident: Mapped[Incident] = relationship(back_populates="offers")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models.types import UTCDateTime
+from responder.models.types import EnumText, UTCDateTime
 
 
 class Channel(enum.StrEnum):
@@ -50,13 +50,15 @@ class Message(db.Model):
     activation_id: Mapped[int | None] = mapped_column(ForeignKey("activations.id"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     access_token_id: Mapped[int | None] = mapped_column(ForeignKey("access_tokens.id"))
-    channel: Mapped[str] = mapped_column(String(8))
-    kind: Mapped[str] = mapped_column(String(24))
+    channel: Mapped[Channel] = mapped_column(EnumText(Channel, 8))
+    kind: Mapped[MessageKind] = mapped_column(EnumText(MessageKind, 24))
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default=MessageState.PENDING, index=True)
+    state: Mapped[MessageState] = mapped_column(
+        EnumText(MessageState, 16), default=MessageState.PENDING, index=True
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     provider_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     provider_status: Mapped[str | None] = mapped_column(String(32))
@@ -99,7 +101,7 @@ class ProviderStatus(db.Model):
 
     __tablename__ = "provider_status"
 
-    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    channel: Mapped[Channel] = mapped_column(EnumText(Channel, 8), primary_key=True)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)

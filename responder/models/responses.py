@@ -5,12 +5,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models.types import UTCDateTime
+from responder.models.types import EnumText, UTCDateTime
 
 
 class ResponseKind(enum.StrEnum):
@@ -32,8 +32,8 @@ class AgencyResponse(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     activation_id: Mapped[int] = mapped_column(ForeignKey("activations.id"), index=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
-    kind: Mapped[str] = mapped_column(String(16))
-    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[ResponseKind] = mapped_column(EnumText(ResponseKind, 16))
+    channel: Mapped[ResponseChannel] = mapped_column(EnumText(ResponseChannel, 16))
     # Free text from the lead (arrival time, reason): shown to staff, never sent on.
     note: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models.types import UTCDateTime
+from responder.models.types import EnumText, UTCDateTime
 
 
 class ReviewNoteKind(enum.StrEnum):
@@ -55,7 +55,7 @@ class ReviewNote(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[ReviewNoteKind] = mapped_column(EnumText(ReviewNoteKind, 24))
     # Free text, no-blame. May name people: redacted exports scrub known names from it.
     text: Mapped[str] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -80,7 +80,7 @@ class ReviewAction(db.Model):
     # An agency or role ("Birmingham Youth Service lead") rather than a person, ideally.
     owner: Mapped[str] = mapped_column(String(200))
     due_on: Mapped[date] = mapped_column(Date)
-    rag: Mapped[str] = mapped_column(String(8), default=RagStatus.RED)
+    rag: Mapped[RagStatus] = mapped_column(EnumText(RagStatus, 8), default=RagStatus.RED)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)

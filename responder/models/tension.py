@@ -9,7 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models.types import UTCDateTime
+from responder.models.incidents import Tension
+from responder.models.types import EnumText, UTCDateTime
 
 
 class TensionReading(db.Model):
@@ -18,7 +19,7 @@ class TensionReading(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
-    level: Mapped[str] = mapped_column(String(16))
+    level: Mapped[Tension] = mapped_column(EnumText(Tension, 16))
     # Which agency reported it; None for the level the incident was opened with.
     agency_key: Mapped[str | None] = mapped_column(String(80))
     check_in_id: Mapped[int | None] = mapped_column(ForeignKey("check_ins.id"))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models.types import UTCDateTime
+from responder.models.types import EnumText, UTCDateTime
 
 
 class ActionKind(enum.StrEnum):
@@ -47,9 +47,9 @@ class TimedAction(db.Model):
     activation_id: Mapped[int | None] = mapped_column(ForeignKey("activations.id"), index=True)
     # Set for a check-in's reminder and missed flag.
     check_in_id: Mapped[int | None] = mapped_column(ForeignKey("check_ins.id"))
-    kind: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[ActionKind] = mapped_column(EnumText(ActionKind, 24))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    state: Mapped[str] = mapped_column(String(16), default=ActionState.PENDING)
+    state: Mapped[ActionState] = mapped_column(EnumText(ActionState, 16), default=ActionState.PENDING)
     # What firing needs beyond the links above, e.g. {"waited": "15m"} for an
     # escalation or {"name": ..., "notify": role} for a deadline.
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -109,7 +109,7 @@ def queue_response_notice(activation: Activation, what: str, *, urgent: bool) ->
     officer = incident.opened_by
     if officer is not None:
         messages.append(_notice(activation, Channel.EMAIL, officer.email, text, subject))
-    role = incident.playbook_snapshot["playbook"].get("duty_manager")
+    role = incident.frozen_playbooks.home.duty_manager
     manager = db.session.scalar(select(Contact).where(Contact.key == role, Contact.active.is_(True)))
     if manager is not None:
         email = _notice(activation, Channel.EMAIL, manager.email, text, subject, manager)

@@ -224,12 +224,16 @@ def _check_references(item: _Loaded, regional_agencies: set[str], regional_offer
 
 
 def _agencies(raw: dict, source: str) -> dict[str, Agency]:
+    # A playbook frozen before sectors and bases were required may lack them: "" says so.
     return {
         key: Agency(
             key=key,
             source=source,
+            name=value["name"],
+            lead=value["lead"],
             deputy=value.get("deputy"),
-            **{k: value[k] for k in ("name", "sector", "sharing_basis", "lead")},
+            sector=value.get("sector", ""),
+            sharing_basis=value.get("sharing_basis", ""),
         )
         for key, value in raw.items()
     }
@@ -242,10 +246,14 @@ def _offers(raw: dict, source: str) -> dict[str, Offer]:
 
 
 def _build_region(loaded: _Loaded) -> Region:
-    data = loaded.data
+    return build_region(loaded.data, file=loaded.file, lines=loaded.doc.lines)
+
+
+def build_region(data: dict, *, file: str = "", lines: dict | None = None) -> Region:
+    """The regional file as a value, from data its schema has loaded."""
     return Region(
-        file=loaded.file,
-        lines=loaded.doc.lines,
+        file=file,
+        lines=lines or {},
         name=data["name"],
         on_call=data["on_call"],
         agencies=_agencies(data["agencies"], "regional"),
@@ -255,7 +263,11 @@ def _build_region(loaded: _Loaded) -> Region:
 
 
 def _build_playbook(loaded: _Loaded) -> Playbook:
-    data = loaded.data
+    return build_playbook(loaded.data, file=loaded.file, lines=loaded.doc.lines)
+
+
+def build_playbook(data: dict, *, file: str = "", lines: dict | None = None) -> Playbook:
+    """A local authority's playbook as a value, from data its schema has loaded."""
     rules = tuple(
         Rule(
             when=Condition(
@@ -271,8 +283,8 @@ def _build_playbook(loaded: _Loaded) -> Playbook:
         for rule in data["activation"]
     )
     return Playbook(
-        file=loaded.file,
-        lines=loaded.doc.lines,
+        file=file,
+        lines=lines or {},
         local_authority=data["local_authority"],
         name=data["name"],
         code=data["code"],

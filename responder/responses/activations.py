@@ -135,9 +135,7 @@ def add_local_authority(
         tension=incident.tension,
     )
     plan = plan_response(playbooks, local_authority, facts)
-    snapshot = dict(incident.playbook_snapshot)
-    snapshot["additional"] = {**snapshot.get("additional", {}), local_authority: plan.playbook.raw}
-    incident.playbook_snapshot = snapshot  # a new dict, so the JSON column is saved
+    incident.frozen_playbooks = incident.frozen_playbooks.with_area(plan.playbook)
     actor = timeline.actor_for_user(user)
     added = activate_agencies(
         incident, plan.agencies, actor, why=f"{plan.playbook.name} added to the incident"
@@ -163,7 +161,7 @@ def _add(incident: Incident, user: User, agency: Agency, reason: str) -> Activat
     actor = timeline.actor_for_user(user)
     if sharing.basis_for_agency(incident, agency.key, agency.source) is None:
         # No frozen playbook names it: keep its basis beside them, where every share looks.
-        incident.playbook_snapshot = sharing.with_added_agency(incident.playbook_snapshot, agency)
+        incident.frozen_playbooks = incident.frozen_playbooks.with_added_agency(agency)
     (activation,) = activate_agencies(incident, [agency], actor, why=f"added by hand: {reason.strip()}")
     schedule_next_escalation(activation)
     timeline.record(

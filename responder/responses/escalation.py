@@ -33,14 +33,13 @@ class Rung:
 
 def ladder(activation: Activation) -> list[Rung]:
     """Every rung for this activation, from the incident's frozen playbook."""
-    snapshot = activation.incident.playbook_snapshot
-    # An agency brought in across a border climbs to its own authority's duty manager.
-    playbook = snapshot.get("additional", {}).get(activation.source, snapshot["playbook"])
+    frozen = activation.incident.frozen_playbooks
     return [
         Rung(0, activation.lead_role),
         Rung(1, activation.deputy_role),
-        Rung(2, playbook.get("duty_manager")),
-        Rung(3, snapshot["regional"].get("on_call")),
+        # An agency brought in across a border climbs to its own authority's duty manager.
+        Rung(2, frozen.duty_manager_for(activation.source)),
+        Rung(3, frozen.on_call),
     ]
 
 

@@ -134,11 +134,7 @@ def cancel_check_in_follow_ups(check_in: CheckIn, reason: str) -> int:
 
 def escalation_interval(incident: Incident) -> Duration | None:
     """The alert step's ``escalate_every`` (else ``ack_within``) from the frozen playbook."""
-    for step in incident.playbook_snapshot["playbook"].get("steps", []):
-        if step.get("do") == "alert":
-            every = step.get("escalate_every") or step.get("ack_within")
-            return parse_duration(every) if every else None
-    return None
+    return incident.frozen_playbooks.escalation_interval()
 
 
 def upcoming_actions(incident: Incident, limit: int = 25) -> list[TimedAction]:
