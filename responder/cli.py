@@ -128,18 +128,30 @@ users_cli = click.Group("users", help="Staff accounts.")
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--name", default=None)
+@click.option(
+    "--local-authority",
+    "local_authorities",
+    multiple=True,
+    metavar="KEY",
+    help="Limit an officer to this local authority (repeat for several); without it, all of them.",
+)
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
 @committed
-def users_create(email: str, role: str, name: str | None, password_stdin: bool) -> None:
+def users_create(
+    email: str, role: str, name: str | None, local_authorities: tuple[str, ...], password_stdin: bool
+) -> None:
     """Create a staff user; the password is read from standard input."""
     from responder.accounts.users import UserError, create_user
 
     password = sys.stdin.readline().rstrip("\r\n")
     try:
-        user = create_user(email, role, password, name=name)
+        user = create_user(
+            email, role, password, name=name, local_authorities=list(local_authorities) or None
+        )
     except UserError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"created {user.role} {user.email}")
+    areas = f", limited to {', '.join(user.local_authorities)}" if user.local_authorities else ""
+    click.echo(f"created {user.role} {user.email}{areas}")
 
 
 @users_cli.command("token")

@@ -25,7 +25,7 @@ from responder.demo import DEMO_CONTACTS
 from responder.directory.contacts import parse_row
 from responder.extensions import db, limiter
 from responder.incidents.opening import IncidentReport, open_incident
-from responder.models import Contact
+from responder.models import Contact, Incident
 from responder.notify.dispatcher import stop_dispatcher, sweep_outbox
 from responder.operations.structured_logs import configure_logging
 
@@ -211,6 +211,11 @@ def directory(app, demo_contacts):
     db.session.execute(sa.insert(Contact), [{**row, "active": True} for row in demo_contacts])
     db.session.commit()
     return demo_contacts
+
+
+def incident_by_reference(reference: str) -> Incident:
+    """Any incident, whoever may see it (the test's own look-up, not a user's)."""
+    return db.session.scalar(sa.select(Incident).where(Incident.reference == reference))
 
 
 def new_api_token(user) -> str:

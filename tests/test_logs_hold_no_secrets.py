@@ -15,10 +15,9 @@ from datetime import timedelta
 from freezegun import freeze_time
 
 from responder.clock import now_utc, to_local
-from responder.incidents.opening import get_incident
 from responder.scheduling.firing import fire_due_actions
 
-from .conftest import PASSWORD, TWILIO_AUTH_TOKEN, new_api_token
+from .conftest import PASSWORD, TWILIO_AUTH_TOKEN, incident_by_reference, new_api_token
 
 CANARIES = {
     "summary": "CANARY-SUMMARY the boy is 15 and at Holte School",
@@ -84,7 +83,7 @@ def test_a_whole_response_leaves_no_secret_token_password_or_personal_field_in_t
     send_outbox()
 
     # Leads answer from their phones: one acknowledges with a note, one declines with a reason.
-    incident = get_incident(reference)
+    incident = incident_by_reference(reference)
     phones = {a.agency_key: a.lead_contact.phone for a in incident.activations if a.lead_contact}
     lead = app.test_client()
     ack = link_for(fake_twilio, phones["bham-youth-service"], "a")

@@ -24,7 +24,7 @@ from responder.scheduling.firing import fire_due_actions
 from responder.scheduling.job_store import JOBS_TABLE
 from responder.scheduling.runtime import SchedulerRuntime
 
-from .conftest import PASSWORD, new_api_token
+from .conftest import PASSWORD, incident_by_reference, new_api_token
 
 OPENED = datetime(2026, 11, 24, 21, 50, tzinfo=UTC)
 SUMMARY_CANARY = "SUMMARY-CANARY-LOGS-5521"
@@ -99,9 +99,7 @@ def test_a_journey_logs_json_lines_with_request_ids_and_no_tokens_or_personal_da
         page = client.get(f"/incidents/{reference}")
         assert page.status_code == 200
 
-    from responder.incidents.opening import get_incident
-
-    incident = get_incident(reference)
+    incident = incident_by_reference(reference)
     ack_path = link(incident, "bham-youth-service", "alert", "/a/")
     with freeze_time(OPENED + timedelta(minutes=5)):
         assert client.get(ack_path).status_code == 200

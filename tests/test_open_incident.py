@@ -80,8 +80,9 @@ def test_a_failure_half_way_through_leaves_nothing_behind(make_incident, monkeyp
 
 def test_the_same_submission_twice_opens_one_incident(app, directory, make_user):
     officer = make_user()
-    first = open_incident(report(), officer, submission_key="form-abc-123")
-    again = open_incident(report(), officer, submission_key="form-abc-123")
+    submitted = report()
+    first = open_incident(submitted, officer, submission_key="form-abc-123")
+    again = open_incident(submitted, officer, submission_key="form-abc-123")
     assert again.id == first.id
     assert count(Incident) == 1
 

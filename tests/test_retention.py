@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 from freezegun import freeze_time
 
-from responder.exports.regional_csv import RollUpPeriod, regional_csv
+from responder.exports.regional_csv import RollUpPeriod, incidents_in, regional_csv
 from responder.extensions import db
 from responder.governance.retention import MARKER, PURGED, add_months, due_for_purge, purge_due
 from responder.incidents import lifecycle
-from responder.models import Contact, ResponseChannel, TimelineEvent
+from responder.models import Contact, Incident, ResponseChannel, TimelineEvent
 from responder.models.reviews import RagStatus, ReviewNoteKind
 from responder.responses.acknowledgements import decline
 from responder.reviews import learning_review as reviews
@@ -102,7 +102,8 @@ def figures(incident):
 
 
 def roll_up() -> bytes:
-    return b"".join(regional_csv(RollUpPeriod(date(2026, 11, 1), date(2026, 11, 30), None, True)))
+    period = RollUpPeriod(date(2026, 11, 1), date(2026, 11, 30), None, True)
+    return b"".join(regional_csv(incidents_in(period, sa.select(Incident))))
 
 
 def test_nothing_is_purged_before_the_retention_period_ends(app, closed_response):

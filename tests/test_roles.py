@@ -55,6 +55,7 @@ MINIMUM_ROLE = {
     "exports.report_document": "manager",
     "exports.report_page": "manager",
     "exports.regional": "manager",
+    "exports.share": "manager",
     "reviews.edit": "manager",
     "reviews.update_action": "manager",
     "admin.contacts": "admin",
@@ -121,9 +122,11 @@ def test_an_officer_limited_to_one_area_sees_only_its_incidents(client, make_inc
     officer.local_authorities = ["coventry"]
     db.session.commit()
     login(officer)
-    assert client.get(f"/incidents/{birmingham.reference}").status_code == 403
+    # Another area's incident is as absent as one that does not exist: references cannot be probed.
+    assert client.get(f"/incidents/{birmingham.reference}").status_code == 404
+    assert client.get("/incidents/BHM-2026-9999").status_code == 404
     assert client.get(f"/incidents/{coventry.reference}").status_code == 200
-    assert client.post(f"/incidents/{birmingham.reference}/updates", data={"text": "x"}).status_code == 403
+    assert client.post(f"/incidents/{birmingham.reference}/updates", data={"text": "x"}).status_code == 404
     dashboard = client.get("/").get_data(as_text=True)
     assert coventry.reference in dashboard and birmingham.reference not in dashboard
     form = client.get("/incidents/new").get_data(as_text=True)

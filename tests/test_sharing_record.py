@@ -174,20 +174,48 @@ def test_an_agency_added_by_hand_needs_a_basis_end_to_end(client, incident, make
     assert sharing.basis_for_agency(incident, activation.agency_key, activation.source) == "consent"
 
 
+def share_export(client, reference: str, **fields):
+    """The learning review page's form: an export for sharing on a stated basis and purpose."""
+    form = {
+        "format": "pdf",
+        "redacted": "redacted",
+        "basis": "safeguarding-duty",
+        "purpose": "Rapid review panel",
+    }
+    return client.post(f"/incidents/{reference}/exports", data={**form, **fields})
+
+
 def test_exports_are_recorded_with_the_stated_or_configured_basis(app, client, incident, make_user, login):
     manager = login(make_user("manager"))
     reference = incident.reference
     assert client.get(f"/incidents/{reference}/export.csv").status_code == 200
-    stated = client.get(
-        f"/incidents/{reference}/export.pdf?redacted=1&basis=safeguarding-duty&purpose=Rapid review panel"
-    )
-    assert stated.status_code == 200
+    stated = share_export(client, reference)
+    assert stated.status_code == 200 and stated.headers["Content-Type"] == "application/pdf"
     shares = [s for s in records(incident) if s.channel == sharing.DOWNLOAD]
     assert [(s.category, s.lawful_basis, s.purpose) for s in shares] == [
         ("incident export (full): chronology (CSV)", app.config["EXPORT_SHARING_BASIS"], ""),
         ("incident export (redacted): after-action report (PDF)", "safeguarding-duty", "Rapid review panel"),
     ]
     assert all(s.recipient == s.shared_by == f"user:{manager.email}" for s in shares)
+
+
+def test_a_link_cannot_write_a_basis_or_purpose_into_the_record(app, client, incident, make_user, login):
+    login(make_user("manager"))
+    forged = f"/incidents/{incident.reference}/export.pdf?redacted=1&basis=consent&purpose=Forged+by+a+link"
+    assert client.get(forged).status_code == 200  # recorded as a read, on the configured basis
+    (share,) = [s for s in records(incident) if s.channel == sharing.DOWNLOAD]
+    assert (share.lawful_basis, share.purpose) == (app.config["EXPORT_SHARING_BASIS"], "")
+    assert "Forged" not in str([s.purpose for s in records(incident)])
+
+
+def test_a_stated_export_needs_its_basis_and_purpose(client, incident, make_user, login):
+    login(make_user("manager"))
+    before = count(SharingRecord)
+    refused = share_export(client, incident.reference, basis="because", purpose="")
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "Select the lawful basis for sharing" in page and "Say who the export is for and why" in page
+    assert count(SharingRecord) == before
 
 
 def test_an_export_without_a_basis_is_refused_and_nothing_is_recorded(
@@ -199,15 +227,13 @@ def test_an_export_without_a_basis_is_refused_and_nothing_is_recorded(
     response = client.get(f"/incidents/{incident.reference}/export.json")
     assert response.status_code == 400
     assert "no lawful basis" in response.get_data(as_text=True)
-    unknown = client.get(f"/incidents/{incident.reference}/export.json?basis=because")
-    assert unknown.status_code == 400
     assert (count(SharingRecord), count(TimelineEvent)) == before
 
 
 def test_managers_read_and_download_the_sharing_record(client, incident, make_user, login):
     login(make_user("manager"))
     # A stated purpose that a spreadsheet would run as a formula.
-    client.get(f"/incidents/{incident.reference}/export.json?purpose=%3DHYPERLINK(%22http://x%22)").close()
+    share_export(client, incident.reference, format="json", purpose='=HYPERLINK("http://x")').get_data()
 
     page = client.get(f"/incidents/{incident.reference}/sharing")
     assert page.status_code == 200

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from responder.directory.contacts import ContactError, normalise_email
 from responder.extensions import db
-from responder.models import ApiToken, Role, User
+from responder.models import LOCAL_AUTHORITIES, ApiToken, Role, User
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -22,8 +22,17 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
-def create_user(email: str, role: str, password: str, name: str | None = None) -> User:
-    """Create a user (or raise UserError); passwords are hashed with Argon2id."""
+def create_user(
+    email: str,
+    role: str,
+    password: str,
+    name: str | None = None,
+    local_authorities: list[str] | None = None,
+) -> User:
+    """Create a user (or raise UserError); passwords are hashed with Argon2id.
+
+    ``local_authorities`` limits an officer to those areas (None: all of them).
+    """
     try:
         email = normalise_email(email).lower()
     except ContactError as error:
@@ -34,7 +43,16 @@ def create_user(email: str, role: str, password: str, name: str | None = None) -
         raise UserError(f"password: must be at least {MIN_PASSWORD_LENGTH} characters")
     if find_user(email) is not None:
         raise UserError(f"email: a user with {email} already exists")
-    user = User(email=email, role=role, name=name or email.split("@")[0])
+    if local_authorities is not None:
+        unknown = sorted(set(local_authorities) - set(LOCAL_AUTHORITIES))
+        if unknown:
+            raise UserError(
+                f"local authority: {', '.join(unknown)} is not one of {', '.join(LOCAL_AUTHORITIES)}"
+            )
+        if role != Role.OFFICER:
+            raise UserError("local authority: only officers are limited to areas; managers see every one")
+        local_authorities = sorted(set(local_authorities))
+    user = User(email=email, role=role, name=name or email.split("@")[0], local_authorities=local_authorities)
     user.set_password(password)
     db.session.add(user)
     return user

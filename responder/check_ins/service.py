@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from responder import timeline
 from responder.clock import format_local, now_utc
 from responder.extensions import db
+from responder.incidents.guard import Change, guarded
 from responder.models import (
     AccessToken,
     ActionKind,
@@ -161,6 +162,7 @@ def check_in_for_token(token: AccessToken) -> CheckIn | None:
     )
 
 
+@guarded(Change.RECORD)
 def record_check_in_answer(check_in: CheckIn, answer: CheckInAnswer) -> bool:
     """Record the answer in one transaction; False (nothing written) if it was already answered."""
     now = now_utc()

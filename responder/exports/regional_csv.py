@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, exists
 
 from responder.clock import format_local, local_zone
 from responder.exports.chronology_csv import csv_chunks
 from responder.extensions import db
-from responder.models import LOCAL_AUTHORITIES, Incident, IncidentType
+from responder.models import LOCAL_AUTHORITIES, Incident, IncidentArea, IncidentType
 from responder.reviews.metrics import key_figures, response_metrics
 
 INCIDENT_COLUMNS = ("Reference", "Local authority", "Type", "Status", "Exercise", "Happened", "Opened")
@@ -51,31 +51,39 @@ class RollUpPeriod:
     include_exercises: bool = False
 
 
-def regional_csv(period: RollUpPeriod) -> Iterator[bytes]:
-    return csv_chunks(_rows(period), (*INCIDENT_COLUMNS, *FIGURE_COLUMNS.values()))
+def regional_csv(incident_ids: list[int]) -> Iterator[bytes]:
+    """The roll-up of these incidents (chosen, before the response starts, by :func:`incidents_in`)."""
+    return csv_chunks(_rows(incident_ids), (*INCIDENT_COLUMNS, *FIGURE_COLUMNS.values()))
 
 
-def incidents_in(period: RollUpPeriod) -> list[int]:
-    """Ids of the incidents in the period, oldest first."""
+def incidents_in(period: RollUpPeriod, visible: Select[tuple[Incident]]) -> list[int]:
+    """Ids of the incidents in the period among ``visible``, oldest first.
+
+    An incident that crossed a border counts for every authority it involved.
+    """
     zone = local_zone()
     start = datetime.combine(period.first, time.min, zone)
     end = datetime.combine(period.last + timedelta(days=1), time.min, zone)
     query = (
-        select(Incident.id)
+        visible.with_only_columns(Incident.id)
         .where(Incident.opened_at >= start, Incident.opened_at < end)
         .order_by(Incident.opened_at, Incident.id)
     )
     if not period.include_exercises:
         query = query.where(Incident.exercise.is_(False))
+    if period.local_authority:
+        query = query.where(
+            exists().where(
+                IncidentArea.incident_id == Incident.id,
+                IncidentArea.local_authority == period.local_authority,
+            )
+        )
     return list(db.session.scalars(query))
 
 
-def _rows(period: RollUpPeriod) -> Iterator[tuple]:
-    for incident_id in incidents_in(period):
+def _rows(incident_ids: list[int]) -> Iterator[tuple]:
+    for incident_id in incident_ids:
         incident = db.session.get(Incident, incident_id)
-        # An incident that crossed a border counts for every authority it involved.
-        if period.local_authority and period.local_authority not in incident.local_authorities:
-            continue
         figures = key_figures(response_metrics(incident))
         yield (
             incident.reference,

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from responder import scheduling, timeline
 from responder.clock import now_utc
 from responder.extensions import db
+from responder.incidents.guard import STATUS_WORDS, Change, LifecycleError, guarded
 from responder.models import (
     Activation,
     ActivationState,
@@ -28,11 +29,6 @@ from responder.models.tension import TensionReading
 from responder.notify.outbox import queue_alert, queue_stand_down
 from responder.responses.escalation import ladder
 
-
-class LifecycleError(ValueError):
-    """An action the incident's state (or the user's role) does not allow; says why."""
-
-
 # Which status each status may move to.
 TRANSITIONS = {
     IncidentStatus.OPEN: {IncidentStatus.ACTIVE, IncidentStatus.STANDING_DOWN, IncidentStatus.CLOSED},
@@ -40,18 +36,6 @@ TRANSITIONS = {
     IncidentStatus.STANDING_DOWN: {IncidentStatus.ACTIVE, IncidentStatus.CLOSED},
     IncidentStatus.CLOSED: set(),
 }
-STATUS_WORDS = {
-    IncidentStatus.OPEN: "open",
-    IncidentStatus.ACTIVE: "active",
-    IncidentStatus.STANDING_DOWN: "standing down",
-    IncidentStatus.CLOSED: "closed",
-}
-
-
-def require_running(incident: Incident) -> None:
-    """Refuse changes to a closed incident."""
-    if incident.status == IncidentStatus.CLOSED:
-        raise LifecycleError(f"{incident.reference} is closed: nothing more can be changed.")
 
 
 def mark_active(incident: Incident, actor: str, why: str) -> None:
@@ -98,14 +82,14 @@ def close(incident: Incident, user: User, reason: str) -> Incident:
     return incident
 
 
+@guarded(Change.RECORD)
 def post_update(incident: Incident, user: User, text: str) -> None:
     """Free text for the response team; it never leaves Responder by SMS or email."""
-    require_running(incident)
     timeline.record(incident, EventKind.UPDATE_POSTED, text.strip(), actor=timeline.actor_for_user(user))
 
 
+@guarded(Change.RECORD)
 def change_tension(incident: Incident, user: User, level: str, reason: str) -> None:
-    require_running(incident)
     level = Tension(level)
     if level == incident.tension:
         raise LifecycleError(f"Community tension is already {level.label.lower()}.")
@@ -121,11 +105,11 @@ def change_tension(incident: Incident, user: User, level: str, reason: str) -> N
     )
 
 
+@guarded(Change.RECORD)
 def record_meeting(
     incident: Incident, user: User, title: str, attendees: list[str], actions: list[str]
 ) -> None:
     """A meeting such as the 24-hour strategy meeting, with who attended and what was agreed."""
-    require_running(incident)
     detail = f"{title.strip()}. Attended: {', '.join(attendees) or 'not recorded'}."
     if actions:
         detail += " Actions: " + "; ".join(actions) + "."
@@ -138,10 +122,10 @@ def record_meeting(
     )
 
 
+@guarded(Change.RESEND)
 def resend_alert(activation: Activation, user: User) -> Contact:
     """Send the alert again to whoever it currently rests with."""
     incident = activation.incident
-    require_running(incident)
     if activation.state in (ActivationState.COVERED, ActivationState.NOT_APPLICABLE):
         raise LifecycleError(
             f"{activation.agency_name} is {activation.state.replace('_', ' ')}: no need to re-send."
@@ -163,9 +147,9 @@ def resend_alert(activation: Activation, user: User) -> Contact:
     return contact
 
 
+@guarded(Change.RECORD)
 def mark_not_applicable(activation: Activation, user: User, reason: str) -> None:
     incident = activation.incident
-    require_running(incident)
     if activation.state == ActivationState.NOT_APPLICABLE:
         raise LifecycleError(f"{activation.agency_name} is already marked not applicable.")
     activation.state = ActivationState.NOT_APPLICABLE

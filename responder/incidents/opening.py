@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -10,10 +12,12 @@ from sqlalchemy import select
 from responder import timeline
 from responder.clock import now_utc
 from responder.extensions import db
+from responder.incidents.access import require_may_open_in
 from responder.incidents.references import next_reference
 from responder.models import (
     EventKind,
     Incident,
+    IncidentArea,
     IncidentStatus,
     User,
 )
@@ -37,6 +41,13 @@ class IncidentReport:
     tension: str = "medium"
     exercise: bool = False
 
+    def digest(self) -> str:
+        """A fingerprint of what was reported, to tell a repeated submission from a different one."""
+        canonical = json.dumps(
+            {**asdict(self), "occurred_at": self.occurred_at.isoformat()}, sort_keys=True, default=str
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
     @property
     def facts(self) -> IncidentFacts:
         return IncidentFacts(
@@ -47,24 +58,42 @@ class IncidentReport:
         )
 
 
+class SubmissionConflict(ValueError):
+    """The same submission key, from the same person, with different details."""
+
+    def __init__(self, incident: Incident) -> None:
+        super().__init__(
+            f"This key already opened {incident.reference} with different details: "
+            "send a new key for a new incident"
+        )
+        self.incident = incident
+
+
 def open_incident(
     report: IncidentReport, opened_by: User | None, submission_key: str | None = None
 ) -> Incident:
     """Open an incident and activate its playbook, in the caller's unit of work.
 
-    Writes the incident, activations, support offers, outbox messages, timed
-    actions and timeline events; the boundary commits them together, so any
-    failure leaves nothing behind. The same ``submission_key`` twice (a
-    double-submitted form, a retried API call) returns the incident the first
-    one opened. Two openings racing on the same key, or drawing the same reply
-    code, meet a unique constraint at the flush; the boundary runs the request
-    again (see responder.unit_of_work.retried_on_conflict).
+    Writes the incident, its areas, activations, support offers, outbox
+    messages, timed actions and timeline events; the boundary commits them
+    together, so any failure leaves nothing behind. Refuses (OutsideYourAreas)
+    a local authority the person is not limited to. The same ``submission_key``
+    twice from the same person (a double-submitted form, a retried API call)
+    returns the incident the first one opened; with different details it is
+    refused (SubmissionConflict); from someone else it is a new request. Two
+    openings racing on the same key, or drawing the same reply code, meet a
+    unique constraint at the flush; the boundary runs the request again (see
+    responder.unit_of_work.retried_on_conflict).
     """
-    if submission_key and (existing := _by_submission_key(submission_key)) is not None:
+    require_may_open_in(opened_by, report.local_authority)
+    digest = report.digest()
+    if submission_key and (existing := _by_submission_key(opened_by, submission_key)) is not None:
+        if existing.submission_digest not in (None, digest):
+            raise SubmissionConflict(existing)
         return existing
     playbooks = current_playbooks()
     plan = plan_response(playbooks, report.local_authority, report.facts)
-    frozen, digest = snapshot(playbooks, report.local_authority)
+    frozen, playbook_digest = snapshot(playbooks, report.local_authority)
     actor = timeline.actor_for_user(opened_by)
     incident = Incident(
         reference=next_reference(report.local_authority, plan.playbook.code),
@@ -81,8 +110,10 @@ def open_incident(
         opened_by=opened_by,
         opened_at=now_utc(),
         playbook_snapshot=frozen,
-        playbook_hash=digest,
+        playbook_hash=playbook_digest,
         submission_key=submission_key,
+        submission_digest=digest if submission_key else None,
+        areas=[IncidentArea(local_authority=report.local_authority, position=0)],
     )
     db.session.add(incident)
     timeline.record(
@@ -91,7 +122,7 @@ def open_incident(
         f"{'Exercise incident' if report.exercise else 'Incident'} opened: "
         f"{incident.type_label.lower()} in {incident.local_authority_name}; "
         f"{len(plan.agencies)} agencies and {len(plan.offers)} support offers from playbook "
-        f"{digest[:12]}",
+        f"{playbook_digest[:12]}",
         actor=actor,
     )
     activate_agencies(incident, plan.agencies, actor)
@@ -102,9 +133,9 @@ def open_incident(
     return incident
 
 
-def _by_submission_key(key: str) -> Incident | None:
-    return db.session.scalar(select(Incident).where(Incident.submission_key == key))
-
-
-def get_incident(reference: str) -> Incident | None:
-    return db.session.scalar(select(Incident).where(Incident.reference == reference.upper()))
+def _by_submission_key(opened_by: User | None, key: str) -> Incident | None:
+    """The incident this person opened with ``key`` (a key is its sender's own)."""
+    opener = (
+        Incident.opened_by_id == opened_by.id if opened_by is not None else Incident.opened_by_id.is_(None)
+    )
+    return db.session.scalar(select(Incident).where(opener, Incident.submission_key == key))

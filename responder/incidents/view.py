@@ -5,17 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
 
 from responder.clock import as_utc, now_utc
 from responder.extensions import db
 from responder.models import (
     LOCAL_AUTHORITIES,
+    ActionState,
     Activation,
     ActivationState,
     Incident,
     IncidentStatus,
     Message,
+    MessageState,
+    TimedAction,
     TimelineEvent,
 )
 
@@ -58,6 +62,8 @@ TIMELINE_FILTERS = {
     "exports": ("exported",),
 }
 WAITING = (ActivationState.ALERTED, ActivationState.ESCALATED)
+# Incidents on the dashboard at most (open incidents are far fewer).
+DASHBOARD_LIMIT = 200
 COUNTED = (
     ActivationState.ALERTED,
     ActivationState.ESCALATED,
@@ -161,30 +167,60 @@ class DashboardRow:
     covered: int
     expected: int
     overdue: int
-    next_action: object | None
+    next_action_at: datetime | None
+    failed_messages: int
 
 
 def dashboard(
-    local_authority: str | None, status: str | None, user
+    visible: Select[tuple[Incident]], local_authority: str | None, status: str | None
 ) -> tuple[list[DashboardRow], list[DashboardRow]]:
-    """Open incidents across the region (live, then exercises), newest first."""
-    from responder.scheduling import upcoming_actions
+    """Open incidents among ``visible`` (live, then exercises), newest first.
 
-    query = select(Incident).order_by(Incident.opened_at.desc())
+    A fixed number of statements however many incidents there are: the
+    incidents with their activations, the next timed action of each, and the
+    failed messages of each.
+    """
+    query = visible.options(selectinload(Incident.activations)).order_by(
+        Incident.opened_at.desc(), Incident.id.desc()
+    )
     if status:
         query = query.where(Incident.status == status)
     else:
         query = query.where(Incident.status != IncidentStatus.CLOSED)
     if local_authority:
         query = query.where(Incident.local_authority == local_authority)
+    incidents = db.session.scalars(query.limit(DASHBOARD_LIMIT)).all()
+    ids = [incident.id for incident in incidents]
+    next_due = _per_incident(
+        select(TimedAction.incident_id, func.min(TimedAction.due_at)).where(
+            TimedAction.incident_id.in_(ids), TimedAction.state == ActionState.PENDING
+        ),
+        ids,
+    )
+    failed = failed_message_counts(ids)
     live, exercises = [], []
     now = now_utc()
-    for incident in db.session.scalars(query.limit(200)):
-        if not user.may_see(incident.local_authorities):
-            continue
+    for incident in incidents:
         covered, expected = coverage(incident)
         overdue = sum(1 for a in incident.activations if is_overdue(a, now))
-        upcoming = upcoming_actions(incident, limit=1)
-        row = DashboardRow(incident, covered, expected, overdue, upcoming[0] if upcoming else None)
+        row = DashboardRow(
+            incident, covered, expected, overdue, next_due.get(incident.id), failed.get(incident.id, 0)
+        )
         (exercises if incident.exercise else live).append(row)
     return live, exercises
+
+
+def failed_message_counts(incident_ids: list[int]) -> dict[int, int]:
+    """Messages that failed for good (a wrong number, a refused address), per incident."""
+    return _per_incident(
+        select(Message.incident_id, func.count()).where(
+            Message.incident_id.in_(incident_ids), Message.state == MessageState.FAILED
+        ),
+        incident_ids,
+    )
+
+
+def _per_incident(query, incident_ids: list[int]) -> dict:
+    if not incident_ids:
+        return {}
+    return dict(db.session.execute(query.group_by(query.selected_columns[0])).all())

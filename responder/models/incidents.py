@@ -84,6 +84,7 @@ class ReferenceCounter(db.Model):
 
 class Incident(db.Model):
     __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("opened_by_id", "submission_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(20), unique=True, index=True)
@@ -105,8 +106,11 @@ class Incident(db.Model):
     # The playbook exactly as it was when the incident opened, and its SHA-256.
     playbook_snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     playbook_hash: Mapped[str] = mapped_column(String(64))
-    # A double-submitted form (or retried API call) carries the same key.
-    submission_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    # A double-submitted form (or retried API call) carries the same key: unique per
+    # person opening (someone else's key is someone else's request), with a digest
+    # of what was sent, so the same key with different details is refused.
+    submission_key: Mapped[str | None] = mapped_column(String(80))
+    submission_digest: Mapped[str | None] = mapped_column(String(64))
 
     opened_by = relationship("User")
     activations: Mapped[list[Activation]] = relationship(back_populates="incident", order_by="Activation.id")
@@ -114,6 +118,9 @@ class Incident(db.Model):
         back_populates="incident", order_by="OfferActivation.id"
     )
     events = relationship("TimelineEvent", order_by="TimelineEvent.id", viewonly=True)
+    areas: Mapped[list[IncidentArea]] = relationship(
+        back_populates="incident", order_by="IncidentArea.position", cascade="all, delete-orphan"
+    )
 
     @property
     def type_label(self) -> str:
@@ -144,6 +151,23 @@ class Incident(db.Model):
 
     def __repr__(self) -> str:
         return f"<Incident {self.reference}>"
+
+
+class IncidentArea(db.Model):
+    """A local authority an incident belongs to: where it happened, and any added across a border.
+
+    Who may see an incident is decided by these rows, in SQL
+    (responder.incidents.access.visible_incidents).
+    """
+
+    __tablename__ = "incident_areas"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    local_authority: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    # 0 where it happened, then 1, 2... in the order added.
+    position: Mapped[int] = mapped_column(default=0)
+
+    incident: Mapped[Incident] = relationship(back_populates="areas")
 
 
 class Activation(db.Model):

@@ -81,12 +81,6 @@ class User(UserMixin, db.Model):
         """True when this user's role is ``role`` or a more senior one."""
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
 
-    def may_see(self, local_authorities: list[str]) -> bool:
-        """Managers and admins see every local authority; an officer may be limited."""
-        if self.has_role(Role.MANAGER) or self.local_authorities is None:
-            return True
-        return any(slug in self.local_authorities for slug in local_authorities)
-
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
 

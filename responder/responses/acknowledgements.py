@@ -17,6 +17,7 @@ from responder import timeline
 from responder.clock import now_utc
 from responder.extensions import db
 from responder.incidents import lifecycle
+from responder.incidents.guard import takes_cover
 from responder.models import (
     Activation,
     ActivationState,
@@ -52,7 +53,9 @@ CHANNEL_WORDS = {ResponseChannel.LINK: "by link", ResponseChannel.SMS_REPLY: "by
 class Outcome:
     """What happened, for the page or the SMS reply to say."""
 
-    status: str  # acknowledged | already_covered | declined | already_declined | incident_closed
+    status: (
+        str  # acknowledged | already_covered | declined | already_declined | standing_down | incident_closed
+    )
     activation: Activation
     by: Contact | None = None
     at: datetime | None = None
@@ -62,9 +65,13 @@ class Outcome:
 def acknowledge(
     activation: Activation, contact: Contact, channel: ResponseChannel, note: str = ""
 ) -> Outcome:
-    """Cover ``activation`` on behalf of ``contact``; harmless to repeat."""
-    if _incident_closed(activation):
-        return _refuse_late(activation, contact, channel, "acknowledgement")
+    """Cover ``activation`` on behalf of ``contact``; harmless to repeat.
+
+    After the stand-down (or the close) an acknowledgement no longer makes the
+    agency the one covering: it is thanked and recorded as a late response.
+    """
+    if not takes_cover(activation.incident):
+        return _late(activation, contact, channel, "acknowledgement", note)
     at = now_utc()
     won = db.session.execute(
         update(Activation)
@@ -106,9 +113,12 @@ def acknowledge(
 
 
 def decline(activation: Activation, contact: Contact, channel: ResponseChannel, reason: str) -> Outcome:
-    """Record a decline; if it came from whoever the alert now rests with, hand on at once."""
-    if _incident_closed(activation):
-        return _refuse_late(activation, contact, channel, "decline")
+    """Record a decline; if it came from whoever the alert now rests with, hand on at once.
+
+    After the stand-down (or the close) nothing is handed on: it is recorded as a late response.
+    """
+    if not takes_cover(activation.incident):
+        return _late(activation, contact, channel, "decline", reason)
     if activation.state in (ActivationState.COVERED, ActivationState.NOT_APPLICABLE):
         return Outcome("already_covered", activation, activation.acknowledged_by, activation.acknowledged_at)
     earlier = _earlier_response(activation, contact, ResponseKind.DECLINED)
@@ -168,22 +178,25 @@ def alerted_contacts(activation: Activation) -> list[Contact]:
     )
 
 
-def _incident_closed(activation: Activation) -> bool:
-    return activation.incident.status == IncidentStatus.CLOSED
-
-
-def _refuse_late(activation: Activation, contact: Contact, channel: ResponseChannel, what: str) -> Outcome:
-    log.info("refused a late %s for a closed incident (activation %s)", what, activation.id)
+def _late(
+    activation: Activation, contact: Contact, channel: ResponseChannel, what: str, words: str
+) -> Outcome:
+    """An answer after the stand-down or the close: kept on the timeline, changing nothing else."""
+    incident = activation.incident
+    closed = incident.status == IncidentStatus.CLOSED
+    because = "the incident is closed" if closed else "the response is standing down"
+    log.info("a late %s (activation %s): %s", what, activation.id, because)
+    words = f"; they said: {words.strip()}" if words.strip() else ""
     timeline.record(
-        activation.incident,
+        incident,
         EventKind.LATE_RESPONSE,
         f"{activation.agency_name}: {what} from {contact.name} {CHANNEL_WORDS[channel]} "
-        "refused because the incident is closed",
+        f"recorded as a late response because {because}{words}",
         actor=f"contact:{contact.key}",
         channel=channel,
         agency_key=activation.agency_key,
     )
-    return Outcome("incident_closed", activation, contact)
+    return Outcome("incident_closed" if closed else "standing_down", activation, contact)
 
 
 def _earlier_response(activation: Activation, contact: Contact, kind: ResponseKind) -> AgencyResponse | None:

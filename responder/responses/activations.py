@@ -15,12 +15,14 @@ from responder import timeline
 from responder.clock import now_utc
 from responder.extensions import db
 from responder.governance import sharing
+from responder.incidents.guard import Change, guarded
 from responder.models import (
     Activation,
     ActivationState,
     Contact,
     EventKind,
     Incident,
+    IncidentArea,
     OfferActivation,
     User,
 )
@@ -30,6 +32,7 @@ from responder.playbooks.model import Agency, Offer
 from responder.playbooks.registry import current_playbooks
 from responder.playbooks.schema import SHARING_BASES
 from responder.responses import reply_codes
+from responder.responses.organisation_names import NotAName, checked_organisation_name
 from responder.scheduling.schedule import schedule_next_escalation
 
 
@@ -64,6 +67,7 @@ def offer_support(incident: Incident, offer: Offer, actor: str) -> OfferActivati
     return row
 
 
+@guarded(Change.ACTIVATE)
 def add_playbook_agency(incident: Incident, user: User, agency_key: str, reason: str) -> Activation:
     """An agency from the incident's playbooks that the rules did not pick."""
     agency = playbook_agencies(incident).get(agency_key)
@@ -72,6 +76,7 @@ def add_playbook_agency(incident: Incident, user: User, agency_key: str, reason:
     return _add(incident, user, agency, reason)
 
 
+@guarded(Change.ACTIVATE)
 def add_ad_hoc_agency(
     incident: Incident, user: User, name: str, lead_role: str, sharing_basis: str, reason: str
 ) -> Activation:
@@ -80,10 +85,11 @@ def add_ad_hoc_agency(
         raise ActivationError("Choose the lawful basis for sharing incident information with this agency.")
     if db.session.scalar(select(Contact).where(Contact.key == lead_role, Contact.active.is_(True))) is None:
         raise ActivationError(f"No active contact with role {lead_role!r} in the contact directory.")
+    name = _organisation_name(name)
     key = _ad_hoc_key(name, "agency")
     agency = Agency(
         key=key,
-        name=name.strip(),
+        name=name,
         sector="community",
         sharing_basis=sharing_basis,
         lead=lead_role,
@@ -93,6 +99,7 @@ def add_ad_hoc_agency(
     return _add(incident, user, agency, reason)
 
 
+@guarded(Change.ACTIVATE)
 def add_playbook_offer(incident: Incident, user: User, offer_key: str) -> OfferActivation:
     offers = playbook_offers(incident)
     if offer_key not in offers:
@@ -103,15 +110,18 @@ def add_playbook_offer(incident: Incident, user: User, offer_key: str) -> OfferA
     return row
 
 
+@guarded(Change.ACTIVATE)
 def add_ad_hoc_offer(incident: Incident, user: User, name: str, provider_key: str) -> OfferActivation:
+    name = _organisation_name(name)
     key = _ad_hoc_key(name, "offer")
-    offer = Offer(key=key, name=name.strip(), provider=provider_key, source=incident.local_authority)
+    offer = Offer(key=key, name=name, provider=provider_key, source=incident.local_authority)
     row = offer_support(incident, offer, timeline.actor_for_user(user))
     if row is None:
         raise ActivationError(f"{name} is already offered.")
     return row
 
 
+@guarded(Change.ACTIVATE)
 def add_local_authority(
     incident: Incident, user: User, local_authority: str, reason: str
 ) -> list[Activation]:
@@ -136,6 +146,7 @@ def add_local_authority(
     )
     plan = plan_response(playbooks, local_authority, facts)
     incident.frozen_playbooks = incident.frozen_playbooks.with_area(plan.playbook)
+    incident.areas.append(IncidentArea(local_authority=local_authority, position=len(incident.areas)))
     actor = timeline.actor_for_user(user)
     added = activate_agencies(
         incident, plan.agencies, actor, why=f"{plan.playbook.name} added to the incident"
@@ -210,6 +221,13 @@ def _activate(
         agency_key=agency.key,
     )
     return activation
+
+
+def _organisation_name(raw: str) -> str:
+    try:
+        return checked_organisation_name(raw)
+    except NotAName as error:
+        raise ActivationError(str(error)) from None
 
 
 def _ad_hoc_key(name: str, fallback: str) -> str:

@@ -69,6 +69,8 @@ def _describe(outcome: acks.Outcome) -> str:
         "declined": f"Responder: your decline for {reference} is recorded."
         + (f" The {outcome.handed_to} has been alerted." if outcome.handed_to else ""),
         "already_declined": f"Responder: you already declined {reference}. Nothing changed.",
+        "standing_down": f"Responder: thank you. The response to {reference} is standing down, "
+        "so no cover is needed now; your answer is noted.",
         "incident_closed": f"Responder: {reference} is closed, so nothing was recorded. Thank you.",
     }[outcome.status]
 

@@ -10,7 +10,7 @@ from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from responder.clock import format_local
 from responder.extensions import limiter
-from responder.models import ActivationState, ResponseChannel, TokenPurpose
+from responder.models import ActivationState, IncidentStatus, ResponseChannel, TokenPurpose
 from responder.responses import acknowledgements as acks
 from responder.responses.access_tokens import find_token, is_expired
 from responder.unit_of_work import retried_on_conflict
@@ -103,7 +103,8 @@ def _render(token, ack_form, decline_form, status: int = 200):
             incident=incident,
             others=others,
             covered=activation.state == ActivationState.COVERED,
-            closed=incident.status == "closed",
+            closed=incident.status == IncidentStatus.CLOSED,
+            standing_down=incident.status == IncidentStatus.STANDING_DOWN,
             ack_form=ack_form,
             decline_form=decline_form,
         ),
@@ -125,5 +126,7 @@ def _outcome_message(outcome: acks.Outcome) -> str:
             else "The response team has been told."
         ),
         "already_declined": f"You already declined at {when}. Nothing has changed.",
+        "standing_down": "Thank you. The response is standing down, so no cover is needed now. "
+        "Your answer has been noted for the response team.",
         "incident_closed": "This incident is closed, so nothing was recorded. Thank you for responding.",
     }[outcome.status]

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from responder.clock import now_utc
 from responder.extensions import csrf, db
 from responder.incidents import lifecycle
+from responder.incidents.access import OutsideYourAreas, find_visible
 from responder.incidents.lifecycle import LifecycleError
-from responder.incidents.opening import get_incident, open_incident
+from responder.incidents.opening import SubmissionConflict, open_incident
 from responder.models import ApiToken, Role, User
 from responder.unit_of_work import retried_on_conflict
 from responder.web.api_schemas import CloseInputSchema, IncidentDetailSchema, IncidentInputSchema
@@ -78,7 +79,12 @@ def create_incident():
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 8 <= len(key) <= 64:
         return jsonify({"errors": {"Idempotency-Key": ["Must be 8 to 64 characters"]}}), 422
-    incident = open_incident(report, g.api_user, submission_key=f"api:{key}" if key else None)
+    try:
+        incident = open_incident(report, g.api_user, submission_key=f"api:{key}" if key else None)
+    except OutsideYourAreas as refused:
+        return _error(403, str(refused))
+    except SubmissionConflict as conflict:
+        return jsonify({"errors": {"Idempotency-Key": [str(conflict)]}}), 422
     response = jsonify(IncidentDetailSchema().dump(incident))
     response.status_code = 201
     response.headers["Location"] = url_for("api.incident_detail", reference=incident.reference)
@@ -111,11 +117,10 @@ def close_incident(reference: str):
 
 
 def _visible_incident(reference: str):
-    incident = get_incident(reference)
+    """The incident if the caller may see it; 404 otherwise, as for one that does not exist."""
+    incident = find_visible(g.api_user, reference)
     if incident is None:
         abort(404)
-    if not g.api_user.may_see(incident.local_authorities):
-        abort(403)
     return incident
 
 

@@ -2,13 +2,19 @@
 and the regional roll-up CSV.
 
 ``?redacted=1`` gives the version for sharing beyond the core partnership.
-Every incident export is recorded on the timeline before anything is sent.
+Every incident export is recorded (timeline, access log and sharing record)
+before anything is sent. A plain GET is recorded as a read, on the configured
+EXPORT_SHARING_BASIS: it accepts no basis or purpose, so a link from anywhere
+cannot write one into the record. Sharing on a stated basis, for a stated
+purpose, is a POST from the form on the learning review page (CSRF-checked),
+which returns the file.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from flask import (
     Blueprint,
@@ -27,48 +33,68 @@ from responder.exports.audit import record_export
 from responder.exports.chronology_csv import chronology_csv
 from responder.exports.incident_json import incident_json
 from responder.exports.redaction import Redaction, for_incident
-from responder.exports.regional_csv import RollUpPeriod, regional_csv
+from responder.exports.regional_csv import RollUpPeriod, incidents_in, regional_csv
 from responder.exports.report import build_report
 from responder.exports.report_pdf import report_pdf
 from responder.exports.tension_chart import tension_drawing, tension_svg
 from responder.governance.sharing import SharingRefused
-from responder.incidents.opening import get_incident
+from responder.incidents.access import find_visible, visible_incidents
 from responder.models import LOCAL_AUTHORITIES, Incident, Role
 from responder.web.access import role_required
+from responder.web.review_forms import ShareExportForm
+from responder.web.reviews import reviews_page
 
 bp = Blueprint("exports", __name__)
 
 DATE_ERROR = "must be a date written YYYY-MM-DD, for example 2026-11-24"
 
 
-@bp.route("/incidents/<reference>/export.csv")
+@bp.get("/incidents/<reference>/export.csv")
 @role_required(Role.MANAGER)
 def chronology(reference: str):
-    incident, redaction = _export(reference, "csv")
-    body = chronology_csv(incident, redaction)
-    return _download(body, "text/csv; charset=utf-8", incident, redaction, "chronology.csv")
+    return _send("csv", *_export(reference, "csv", _read_on_the_default_basis()))
 
 
-@bp.route("/incidents/<reference>/export.json")
+@bp.get("/incidents/<reference>/export.json")
 @role_required(Role.MANAGER)
 def incident_data(reference: str):
-    incident, redaction = _export(reference, "json")
-    body = incident_json(incident, redaction)
-    return _download(body, "application/json", incident, redaction, "incident.json")
+    return _send("json", *_export(reference, "json", _read_on_the_default_basis()))
 
 
-@bp.route("/incidents/<reference>/export.pdf")
+@bp.get("/incidents/<reference>/export.pdf")
 @role_required(Role.MANAGER)
 def report_document(reference: str):
-    incident, redaction = _export(reference, "pdf")
+    return _send("pdf", *_export(reference, "pdf", _read_on_the_default_basis()))
+
+
+@bp.post("/incidents/<reference>/exports")
+@role_required(Role.MANAGER)
+def share(reference: str):
+    """An export for sharing on a stated lawful basis and purpose (the learning review page's form)."""
+    incident = _visible(reference)
+    form = ShareExportForm()
+    if not form.validate_on_submit():
+        return reviews_page(incident, share_form=form)
+    stated = Share(form.basis.data, form.purpose.data, form.redacted.data == "redacted")
+    return _send(form.format.data, *_export(reference, form.format.data, stated))
+
+
+def _send(export_format: str, incident: Incident, redaction: Redaction) -> Response:
+    if export_format == "csv":
+        body = chronology_csv(incident, redaction)
+        return _download(body, "text/csv; charset=utf-8", incident, redaction, "chronology.csv")
+    if export_format == "json":
+        return _download(
+            incident_json(incident, redaction), "application/json", incident, redaction, "incident.json"
+        )
     body = report_pdf(build_report(incident, redaction))
     return _download([body], "application/pdf", incident, redaction, "after-action-report.pdf")
 
 
-@bp.route("/incidents/<reference>/report")
+@bp.get("/incidents/<reference>/report")
 @role_required(Role.MANAGER)
 def report_page(reference: str):
-    incident, redaction = _export(reference, "html")
+    incident, redaction = _export(reference, "html", _read_on_the_default_basis())
     report = build_report(incident, redaction)
     svg = tension_svg(tension_drawing(report.tension, report.opened_at, report.tension_until))
     # An <img> data URI: the page's Content-Security-Policy forbids the inline styles reportlab's SVG uses.
@@ -123,30 +149,48 @@ def regional():
     except ValidationError as error:
         return _bad_request(error.messages)
     period = RollUpPeriod(parsed["first"], parsed["last"], parsed["local_authority"], parsed["exercise"])
+    incident_ids = incidents_in(period, visible_incidents(current_user))
     filename = f"incidents-{period.first}-to-{period.last}.csv"
-    return _stream(regional_csv(period), "text/csv; charset=utf-8", filename)
+    return _stream(regional_csv(incident_ids), "text/csv; charset=utf-8", filename)
 
 
-def _export(reference: str, export_format: str) -> tuple[Incident, Redaction]:
-    """The incident, recorded as exported in the variant asked for, and how to show its people."""
-    incident = get_incident(reference)
+@dataclass(frozen=True)
+class Share:
+    """On what lawful basis, and why, an export is taken; and which variant."""
+
+    basis: str
+    purpose: str
+    redacted: bool
+
+
+def _read_on_the_default_basis() -> Share:
+    """A plain GET: the configured basis; only the variant comes from the address."""
+    redacted = request.args.get("redacted", "").lower() in ("1", "true", "yes")
+    return Share(current_app.config["EXPORT_SHARING_BASIS"], "", redacted)
+
+
+def _visible(reference: str) -> Incident:
+    incident = find_visible(current_user, reference)
     if incident is None:
         abort(404)
-    redacted = request.args.get("redacted", "").lower() in ("1", "true", "yes")
-    # A manager may state the basis and purpose (?basis=...&purpose=...); else the configured basis.
-    basis = request.args.get("basis") or current_app.config.get("EXPORT_SHARING_BASIS")
+    return incident
+
+
+def _export(reference: str, export_format: str, share: Share) -> tuple[Incident, Redaction]:
+    """The incident, recorded as exported in the variant asked for, and how to show its people."""
+    incident = _visible(reference)
     try:
         record_export(
             incident,
             current_user._get_current_object(),
             export_format,
-            redacted=redacted,
-            basis=basis,
-            purpose=request.args.get("purpose", ""),
+            redacted=share.redacted,
+            basis=share.basis,
+            purpose=share.purpose,
         )
     except SharingRefused as refused:
         abort(make_response(_bad_request({"basis": [str(refused)]})))
-    return incident, for_incident(incident, redacted=redacted)
+    return incident, for_incident(incident, redacted=share.redacted)
 
 
 def _download(

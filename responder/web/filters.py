@@ -8,6 +8,7 @@ from flask import Flask
 
 from responder.clock import as_utc, format_local, now_utc
 from responder.models import LOCAL_AUTHORITIES
+from responder.playbooks.schema import SHARING_BASES
 
 
 def duration(value: timedelta) -> str:
@@ -31,4 +32,5 @@ def register(app: Flask) -> None:
     app.add_template_filter(duration, "duration")
     app.add_template_filter(since, "since")
     app.add_template_filter(lambda slug: LOCAL_AUTHORITIES.get(slug, slug), "la_name")
+    app.add_template_filter(lambda basis: SHARING_BASES.get(basis, basis), "basis_name")
     app.add_template_filter(lambda value: value.replace("_", " ").capitalize() if value else "", "label")

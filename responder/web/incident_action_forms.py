@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovTextArea, GovTextInput
 from wtforms import RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, ValidationError
 
 from responder.models import Tension
 from responder.playbooks.schema import SHARING_BASES
+from responder.responses.organisation_names import NotAName, checked_organisation_name
 
 
 def _strip(value):
@@ -78,12 +79,23 @@ class PlaybookAgencyForm(FlaskForm):
     reason = reason_field("Why")
 
 
+class OrganisationName:
+    """The same check the service makes (responder.responses.organisation_names), as a form error."""
+
+    def __call__(self, form, field) -> None:
+        try:
+            field.data = checked_organisation_name(field.data or "")
+        except NotAName as error:
+            raise ValidationError(str(error)) from None
+
+
 class AdHocAgencyForm(FlaskForm):
     name = StringField(
         "Agency name",
         widget=GovTextInput(),
+        description="The organisation's name, as it will appear in texts and emails: no people's names or numbers",
         filters=[_strip],
-        validators=[DataRequired(message="Name the agency")],
+        validators=[DataRequired(message="Name the agency"), OrganisationName()],
     )
     lead_role = StringField(
         "Contact role key",

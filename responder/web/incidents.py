@@ -11,7 +11,8 @@ from responder.clock import local_zone, now_utc
 from responder.extensions import db
 from responder.governance.audit import record_access
 from responder.incidents import view as incident_view
-from responder.incidents.opening import get_incident, open_incident
+from responder.incidents.access import areas_of, find_visible, visible_incidents
+from responder.incidents.opening import SubmissionConflict, open_incident
 from responder.models import LOCAL_AUTHORITIES, Incident, IncidentStatus, Role
 from responder.models.check_ins import CheckIn
 from responder.playbooks.registry import current_playbooks
@@ -25,19 +26,17 @@ bp = Blueprint("incidents", __name__)
 
 
 def _local_authorities() -> dict[str, str]:
+    """Where this user may open an incident."""
     names = {slug: playbook.name for slug, playbook in sorted(current_playbooks().playbooks.items())}
-    if current_user.local_authorities is not None and not current_user.has_role(Role.MANAGER):
-        names = {slug: name for slug, name in names.items() if slug in current_user.local_authorities}
-    return names
+    areas = areas_of(current_user)
+    return names if areas is None else {slug: name for slug, name in names.items() if slug in areas}
 
 
 def visible_incident(reference: str) -> Incident:
-    """The incident, if this user may see it (404 otherwise, or 403 if another area's)."""
-    incident = get_incident(reference)
+    """The incident, if this user may see it; 404 otherwise, as for one that does not exist."""
+    incident = find_visible(current_user, reference)
     if incident is None:
         abort(404)
-    if not current_user.may_see(incident.local_authorities):
-        abort(403)
     return incident
 
 
@@ -48,7 +47,7 @@ def dashboard():
     status = request.args.get("status") or None
     if local_authority not in (None, *LOCAL_AUTHORITIES) or status not in (None, *IncidentStatus):
         abort(400)
-    live, exercises = incident_view.dashboard(local_authority, status, current_user)
+    live, exercises = incident_view.dashboard(visible_incidents(current_user), local_authority, status)
     return render_template(
         "incidents/dashboard.html",
         live=live,
@@ -63,12 +62,8 @@ def dashboard():
 @bp.route("/incidents")
 @role_required(Role.OFFICER)
 def index():
-    incidents = [
-        incident
-        for incident in db.session.scalars(select(Incident).order_by(Incident.opened_at.desc()).limit(500))
-        if current_user.may_see(incident.local_authorities)
-    ]
-    return render_template("incidents/index.html", incidents=incidents)
+    query = visible_incidents(current_user).order_by(Incident.opened_at.desc(), Incident.id.desc()).limit(500)
+    return render_template("incidents/index.html", incidents=db.session.scalars(query).all())
 
 
 @bp.route("/incidents/new", methods=["GET", "POST"])
@@ -79,8 +74,15 @@ def new():
     if request.method == "GET" and not form.occurred_date.data:
         form.occurred_date.data = now_utc().astimezone(local_zone()).date()
     if form.validate_on_submit():
-        incident = open_incident(form.report(), current_user, submission_key=form.submission_key.data)
-        return redirect(url_for("incidents.show", reference=incident.reference), code=303)
+        try:
+            incident = open_incident(form.report(), current_user, submission_key=form.submission_key.data)
+        except SubmissionConflict as conflict:
+            form.submission_key.errors.append(
+                f"This form already opened {conflict.incident.reference}. To open another incident, "
+                "start a new form."
+            )
+        else:
+            return redirect(url_for("incidents.show", reference=incident.reference), code=303)
     status = 422 if form.is_submitted() else 200
     return render_template("incidents/new.html", form=form), status
 
@@ -109,6 +111,7 @@ def show(reference: str):
         describe_action=describe,
         missed_check_ins=_missed_check_ins(incident),
         overdue_check_ins=overdue_check_ins(incident),
+        failed_messages=incident_view.failed_message_counts([incident.id]).get(incident.id, 0),
         now=now_utc(),
     )
 

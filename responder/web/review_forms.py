@@ -16,6 +16,7 @@ from wtforms import RadioField, StringField, SubmitField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length
 
 from responder.models.reviews import RagStatus, ReviewNoteKind
+from responder.playbooks.schema import SHARING_BASES
 from responder.web.incident_forms import GovDateField
 
 RAG_CHOICES = [(status.value, status.label) for status in RagStatus]
@@ -116,3 +117,63 @@ class ActionStatusForm(FlaskForm):
         ],
     )
     submit = SubmitField("Update status", widget=GovSubmitInput())
+
+
+EXPORT_FORMATS = [
+    ("pdf", "After-action report (PDF)"),
+    ("csv", "Chronology (CSV)"),
+    ("json", "Whole incident (JSON)"),
+]
+VARIANTS = [
+    (
+        "redacted",
+        "Redacted: people by role or pseudonym, free text withheld (for sharing beyond the partnership)",
+    ),
+    ("full", "Full: for the core partnership"),
+]
+
+
+class ShareExportForm(FlaskForm):
+    """An export for sharing, on a stated lawful basis and for a stated purpose (recorded before the file)."""
+
+    format = RadioField(
+        "What to export",
+        choices=EXPORT_FORMATS,
+        widget=GovRadioInput(),
+        validate_choice=False,
+        validators=[
+            InputRequired(message="Select what to export"),
+            AnyOf([value for value, _ in EXPORT_FORMATS], message="Select what to export"),
+        ],
+    )
+    redacted = RadioField(
+        "Which version",
+        choices=VARIANTS,
+        default="redacted",
+        widget=GovRadioInput(),
+        validate_choice=False,
+        validators=[
+            InputRequired(message="Select the full or the redacted version"),
+            AnyOf([value for value, _ in VARIANTS], message="Select the full or the redacted version"),
+        ],
+    )
+    basis = RadioField(
+        "Lawful basis for sharing it",
+        choices=list(SHARING_BASES.items()),
+        widget=GovRadioInput(),
+        validate_choice=False,
+        validators=[
+            InputRequired(message="Select the lawful basis for sharing"),
+            AnyOf(list(SHARING_BASES), message="Select the lawful basis for sharing"),
+        ],
+    )
+    purpose = TextAreaField(
+        "Purpose",
+        widget=GovTextArea(),
+        description="Who it is for and why, for the sharing record (for example: rapid review panel, 12 Dec).",
+        validators=[
+            DataRequired(message="Say who the export is for and why"),
+            Length(max=300, message="The purpose must be 300 characters or fewer"),
+        ],
+    )
+    submit = SubmitField("Record and download", widget=GovSubmitInput())

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from responder.incidents.opening import get_incident
+from responder.incidents.access import find_visible
 from responder.models import Incident, Role
 from responder.reviews import learning_review as reviews
 from responder.web.access import role_required
-from responder.web.review_forms import ActionStatusForm, ReviewActionForm, ReviewNoteForm
+from responder.web.review_forms import ActionStatusForm, ReviewActionForm, ReviewNoteForm, ShareExportForm
 
 bp = Blueprint("reviews", __name__)
 
@@ -41,7 +41,7 @@ def edit(reference: str):
             return _back_to(incident, "action-plan")
     elif request.method == "POST":
         abort(400)
-    return _page(incident, note_form, action_form)
+    return reviews_page(incident, note_form, action_form)
 
 
 @bp.route("/incidents/<reference>/review/actions/<int:action_id>", methods=["POST"])
@@ -60,25 +60,35 @@ def update_action(reference: str, action_id: int):
     return _back_to(incident, "action-plan")
 
 
-def _page(incident: Incident, note_form: ReviewNoteForm, action_form: ReviewActionForm):
+def reviews_page(
+    incident: Incident,
+    note_form: ReviewNoteForm | None = None,
+    action_form: ReviewActionForm | None = None,
+    share_form: ShareExportForm | None = None,
+):
+    """The learning review page, with any form that was sent showing its errors (422)."""
+    note_form = note_form or ReviewNoteForm(prefix="note", formdata=None)
+    action_form = action_form or ReviewActionForm(prefix="action", formdata=None)
+    share_form = share_form or ShareExportForm(formdata=None)
     review = reviews.review_for(incident)
     status_forms = {
         action.id: ActionStatusForm(prefix=f"status-{action.id}", formdata=None, rag=action.rag)
         for action in review.actions
     }
-    failed = bool(note_form.errors or action_form.errors)
+    failed = bool(note_form.errors or action_form.errors or share_form.errors)
     return render_template(
         "reviews/edit.html",
         incident=incident,
         review=review,
         note_form=note_form,
         action_form=action_form,
+        share_form=share_form,
         status_forms=status_forms,
     ), (422 if failed else 200)
 
 
 def _incident(reference: str) -> Incident:
-    incident = get_incident(reference)
+    incident = find_visible(current_user, reference)
     if incident is None:
         abort(404)
     return incident

@@ -164,12 +164,13 @@ def make_first_check_in_due(live_server, reference: str) -> None:
 
     from responder import create_app
     from responder.extensions import db
-    from responder.incidents.opening import get_incident
     from responder.models import ActionKind, ActionState, TimedAction
+
+    from ..conftest import incident_by_reference
 
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": live_server.database_url})
     with app.app_context():
-        incident = get_incident(reference)
+        incident = incident_by_reference(reference)
         action = db.session.scalars(
             select(TimedAction)
             .where(
