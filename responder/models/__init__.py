@@ -23,6 +23,7 @@ from responder.models.messages import (
     MessageKind,
     MessageState,
     ProviderStatus,
+    ReceivedText,
 )
 from responder.models.responses import AgencyResponse, ResponseChannel, ResponseKind
 from responder.models.reviews import RagStatus, ReviewAction, ReviewNote, ReviewNoteKind
@@ -58,6 +59,7 @@ __all__ = [
     "OfferState",
     "ProviderStatus",
     "RagStatus",
+    "ReceivedText",
     "ReferenceCounter",
     "ResponseChannel",
     "ResponseKind",
