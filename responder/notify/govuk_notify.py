@@ -48,8 +48,6 @@ from responder.notify.backends import (
 
 NOTIFY_API = "https://api.notifications.service.gov.uk"
 PROVIDER_NAME = "GOV.UK Notify"
-# Requests to Notify in flight at once from one process (its limit is 3,000 a minute per key).
-MAX_THREADS = 20
 # Notify's own minimum for a callback bearer token is 10 characters; a guessable one is not enough here.
 CALLBACK_TOKEN_MIN_LENGTH = 20
 TEMPLATE_SETTINGS = {Channel.SMS: "NOTIFY_SMS_TEMPLATE_ID", Channel.EMAIL: "NOTIFY_EMAIL_TEMPLATE_ID"}
@@ -93,10 +91,13 @@ def settings_problems(config: Mapping[str, Any], channel: str) -> list[str]:
 class NotifyClients:
     """One Notify client per thread of a pool of our own; calls are awaited from the event loop."""
 
-    def __init__(self, *, api_key: str, base_url: str, timeout: float) -> None:
+    def __init__(self, *, api_key: str, base_url: str, timeout: float, threads: int = 10) -> None:
         self._api_key = api_key
         self._base_url = base_url
         self.timeout = timeout
+        # As many as the sender has requests in flight, so no call waits for a thread while its
+        # time runs (threads start only when needed).
+        self._thread_count = max(threads, 1)
         self._local = threading.local()
         self._threads: ThreadPoolExecutor | None = None
 
@@ -106,6 +107,7 @@ class NotifyClients:
             api_key=config["NOTIFY_API_KEY"],
             base_url=(config.get("NOTIFY_BASE_URL") or NOTIFY_API).rstrip("/"),
             timeout=float(config["MESSAGE_SEND_TIMEOUT_SECONDS"]),
+            threads=int(config["MESSAGE_SEND_WORKERS"]),
         )
 
     def client(self) -> NotificationsAPIClient:
@@ -119,7 +121,7 @@ class NotifyClients:
     async def call(self, work: Callable[[NotificationsAPIClient], T], *, creates: bool) -> T:
         """Run ``work(client)`` on a pool thread, bounded; Notify's failures become DeliveryErrors."""
         if self._threads is None:
-            self._threads = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="responder-notify")
+            self._threads = ThreadPoolExecutor(self._thread_count, thread_name_prefix="responder-notify")
         loop = asyncio.get_running_loop()
         try:
             return await asyncio.wait_for(
