@@ -9,7 +9,12 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 TEST_DATABASE_URL_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg drills e2e e2e-deps audit lint format assets deps dev-deps clean bench
+# Every package comes from a hashed lock file (.ci/locks): pip and setuptools first, so the one
+# package published only as source (docopt) is built with hash-checked tools, never fetched ones.
+PIP_LOCKED := $(BIN)/python -m pip install --quiet --require-hashes
+LOCKS := requirements-build.lock requirements.lock requirements-dev.lock
+
+.PHONY: run test test-pg drills e2e e2e-deps audit lint format assets deps dev-deps clean bench lock lock-check
 
 run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: deps assets
@@ -49,7 +54,7 @@ e2e-deps: dev-deps node_modules/.package-lock.json
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	}
 
-# Known vulnerabilities in requirements.txt (says so, and passes, when the advisory data is out of reach).
+# Known vulnerabilities in the lock files (says so, and passes, when the advisory data is out of reach).
 audit: dev-deps
 	$(BIN)/python .ci/audit-dependencies
 
@@ -64,20 +69,32 @@ format: dev-deps
 bench: dev-deps
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
+# After editing requirements*.txt: re-resolve and hash every package, keeping every pin it can.
+# `make lock UPGRADE=1` takes the newest version of everything instead.
+lock: | $(VENV)/bin/python
+	$(BIN)/python .ci/locks compile $(if $(UPGRADE),--upgrade)
+
+# Each requirements file agrees with its lock (names what does not); CI runs it too.
+lock-check:
+	$(PYTHON) .ci/locks check
+
 deps: $(VENV)/.deps
 dev-deps: $(VENV)/.dev-deps
 
 $(VENV)/bin/python:
 	$(PYTHON) -c 'import sys; sys.exit("Responder needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.deps: requirements.txt | $(VENV)/bin/python
-	$(BIN)/pip install --quiet -r requirements.txt
+$(VENV)/.deps: requirements.txt requirements-build.txt $(LOCKS) | $(VENV)/bin/python
+	$(PYTHON) .ci/locks check
+	$(PIP_LOCKED) -r requirements-build.lock
+	$(PIP_LOCKED) --no-build-isolation -r requirements.lock
 	touch $@
 
-$(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(VENV)/bin/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev-deps: requirements.txt requirements-dev.txt requirements-build.txt $(LOCKS) | $(VENV)/bin/python
+	$(PYTHON) .ci/locks check
+	$(PIP_LOCKED) -r requirements-build.lock
+	$(PIP_LOCKED) --no-build-isolation -r requirements-dev.lock
 	touch $(VENV)/.deps $@
 
 # GOV.UK Frontend comes from the npm registry, compiled with our settings.

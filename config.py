@@ -83,6 +83,14 @@ class Config:
         self.TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
         self.TWILIO_FROM = _env("TWILIO_FROM")
         self.TWILIO_API_BASE_URL = _env("TWILIO_API_BASE_URL")
+        # GOV.UK Notify (SMS_BACKEND=notify and/or EMAIL_BACKEND=notify): the API key, one generic
+        # template per channel, the bearer token Notify sends with its callbacks, and (tests only)
+        # another address for its API.
+        self.NOTIFY_API_KEY = _env("NOTIFY_API_KEY")
+        self.NOTIFY_SMS_TEMPLATE_ID = _env("NOTIFY_SMS_TEMPLATE_ID")
+        self.NOTIFY_EMAIL_TEMPLATE_ID = _env("NOTIFY_EMAIL_TEMPLATE_ID")
+        self.NOTIFY_CALLBACK_TOKEN = _env("NOTIFY_CALLBACK_TOKEN")
+        self.NOTIFY_BASE_URL = _env("NOTIFY_BASE_URL")
         self.SMTP_HOST = _env("SMTP_HOST", "localhost")
         self.SMTP_PORT = _env_int("SMTP_PORT", 25)
         self.SMTP_USERNAME = _env("SMTP_USERNAME")

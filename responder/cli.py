@@ -23,6 +23,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(retention_cli)
     app.cli.add_command(backup_command)
+    app.cli.add_command(providers_cli)
 
 
 # --- playbooks ---------------------------------------------------------------
@@ -235,6 +236,25 @@ def outbox_sweep() -> None:
     except ConfigurationError as error:
         raise click.ClickException(str(error)) from None
     click.echo(str(report))
+
+
+providers_cli = click.Group("providers", help="The SMS and email providers Responder sends through.")
+
+
+@providers_cli.command("check")
+def providers_check() -> None:
+    """An authenticated call with no side effect to each configured provider; exit 1 if any fails."""
+    from responder.operations.provider_checks import ConfigurationError, check_providers
+
+    try:
+        checks = check_providers(current_app.config)
+    except ConfigurationError as error:
+        click.echo(f"FAILED settings: {error}")
+        sys.exit(1)
+    for check in checks:
+        click.echo(check.line())
+    if not all(check.ok for check in checks):
+        sys.exit(1)
 
 
 # --- scheduler ---------------------------------------------------------------

@@ -29,6 +29,10 @@ from responder.models import Contact, Incident
 from responder.notify.dispatcher import stop_dispatcher, sweep_outbox
 from responder.operations.structured_logs import configure_logging
 
+from .fake_notify import API_KEY as NOTIFY_API_KEY
+from .fake_notify import EMAIL_TEMPLATE_ID as NOTIFY_EMAIL_TEMPLATE_ID
+from .fake_notify import SMS_TEMPLATE_ID as NOTIFY_SMS_TEMPLATE_ID
+from .fake_notify import FakeNotify
 from .fake_twilio import FakeTwilio
 from .smtp_server import RecordingSmtpServer
 
@@ -43,6 +47,7 @@ PLAYBOOKS = ROOT / "playbooks"
 PASSWORD = "correct-horse-battery"
 TWILIO_ACCOUNT_SID = "AC" + "0" * 32
 TWILIO_AUTH_TOKEN = "test-twilio-auth-token"
+NOTIFY_CALLBACK_TOKEN = "test-notify-callback-token-0123456789"
 
 
 @pytest.fixture(scope="session")
@@ -299,6 +304,36 @@ def real_providers(app, fake_twilio, smtp_server):
     )
     yield app
     # Before the fake servers stop: a dispatcher a test started may still be sending.
+    stop_dispatcher(app)
+
+
+@pytest.fixture
+def fake_notify():
+    """A fake GOV.UK Notify API on 127.0.0.1 (tests/fake_notify.py), reached through the real client."""
+    with FakeNotify() as fake:
+        yield fake
+
+
+def notify_settings(fake: FakeNotify) -> dict:
+    return {
+        "NOTIFY_API_KEY": NOTIFY_API_KEY,
+        "NOTIFY_SMS_TEMPLATE_ID": NOTIFY_SMS_TEMPLATE_ID,
+        "NOTIFY_EMAIL_TEMPLATE_ID": NOTIFY_EMAIL_TEMPLATE_ID,
+        "NOTIFY_CALLBACK_TOKEN": NOTIFY_CALLBACK_TOKEN,
+        "NOTIFY_BASE_URL": fake.base_url,
+    }
+
+
+@pytest.fixture
+def notify_providers(app, fake_notify):
+    """SMS and email through the Notify client to the fake; retries due at once."""
+    app.config.update(
+        SMS_BACKEND="notify",
+        EMAIL_BACKEND="notify",
+        MESSAGE_RETRY_BASE_SECONDS=0,
+        **notify_settings(fake_notify),
+    )
+    yield app
     stop_dispatcher(app)
 
 

@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
+_ACCOUNT_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)\.json$")
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages\.json(?:\?(?P<query>.*))?$")
 # The keys of a list page that are not its list (twilio.base.page.Page.META_KEYS).
 _PAGE_META = {
@@ -119,6 +120,9 @@ class FakeTwilio:
         self._created: list[CreatedMessage] = []
         self._server = _Server((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
+        # The account fetch (`providers check`) checks Basic auth against these, when they are set.
+        self.credentials: tuple[str, str] | None = None
+        self.account_status = "active"
 
     # --- life cycle --------------------------------------------------------------
 
@@ -222,6 +226,8 @@ class FakeTwilio:
                     fake._reply(self, 200, [asdict(m) for m in fake.created])
                 elif (match := _MESSAGES_PATH.match(self.path)) is not None:
                     fake._list(self, match)
+                elif (match := _ACCOUNT_PATH.match(self.path)) is not None:
+                    fake._account(self, match)
                 else:
                     fake._reply(self, 404, {"message": "not found"})
 
@@ -268,6 +274,26 @@ class FakeTwilio:
             time.sleep(delay_ms / 1000)
         self._record(handler, match, form, received_at, status)
         self._reply(handler, status, body)
+
+    def _account(self, handler: BaseHTTPRequestHandler, match: re.Match) -> None:
+        """The account resource, as GET /2010-04-01/Accounts/{sid}.json answers it (20003 for bad credentials)."""
+        authorization = handler.headers.get("Authorization", "")
+        given = RecordedRequest("GET", handler.path, None, authorization, {}, 0, 0, 0).basic_auth
+        if self.credentials is not None and given != self.credentials:
+            self._reply(handler, 401, {"code": 20003, "message": "Authenticate", "status": 401})
+            return
+        sid = match["account"]
+        self._reply(
+            handler,
+            200,
+            {
+                "sid": sid,
+                "friendly_name": "Responder test account",
+                "status": self.account_status,
+                "type": "Full",
+                "uri": f"/2010-04-01/Accounts/{sid}.json",
+            },
+        )
 
     def _control(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)

@@ -12,7 +12,8 @@ from responder.extensions import db
 PUBLIC = "public"
 MINIMUM_ROLE = {
     # Public by design: sign-in, health, static files, agency leads' scoped links
-    # (their token is the credential), Twilio webhooks (signed) and the bearer-token API.
+    # (their token is the credential), Twilio webhooks (signed), Notify callbacks (their bearer
+    # token: tests/test_notify_callbacks.py) and the bearer-token API.
     "static": PUBLIC,
     "auth.login": PUBLIC,
     "health.healthz": PUBLIC,
@@ -23,6 +24,8 @@ MINIMUM_ROLE = {
     "check_ins.submit": PUBLIC,
     "webhooks.twilio_status": PUBLIC,
     "sms_inbound.inbound_sms": PUBLIC,
+    "notify_callbacks.notify_status": PUBLIC,
+    "notify_callbacks.notify_inbound": PUBLIC,
     "api.create_incident": PUBLIC,
     "api.incident_detail": PUBLIC,
     "api.close_incident": PUBLIC,

@@ -24,6 +24,7 @@ from responder.models.messages import (
     MessageKind,
     MessageState,
     ProviderStatus,
+    ReceivedText,
 )
 from responder.models.responses import AgencyResponse, ResponseChannel, ResponseKind
 from responder.models.reviews import RagStatus, ReviewAction, ReviewNote, ReviewNoteKind
@@ -60,6 +61,7 @@ __all__ = [
     "OfferState",
     "ProviderStatus",
     "RagStatus",
+    "ReceivedText",
     "ReferenceCounter",
     "ResponseChannel",
     "ResponseKind",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from responder.clock import now_utc
@@ -34,6 +34,7 @@ class MessageKind(enum.StrEnum):
     DEADLINE = "deadline"  # a deadline reminder or "due now" to the named role
     RESPONSE_NOTICE = "response_notice"  # tells the officer and duty manager who answered
     STAND_DOWN = "stand_down"  # the response is standing down: thank you
+    REPLY_ANSWER = "reply_answer"  # answers a text a lead sent in, when the provider cannot answer at once
 
 
 # The text "{link}" in a stored body stands for the recipient's access link.
@@ -105,3 +106,18 @@ class ProviderStatus(db.Model):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReceivedText(db.Model):
+    """A text a lead sent in, known by the provider's id for it, so a callback delivered twice acts once.
+
+    Holds neither the number nor the words: those are acted on and answered, not kept.
+    """
+
+    __tablename__ = "received_texts"
+    __table_args__ = (UniqueConstraint("provider", "provider_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)

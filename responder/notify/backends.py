@@ -1,7 +1,8 @@
 """Where messages go: the delivery backend for each channel, chosen by configuration.
 
-``SMS_BACKEND`` is ``outbox`` or ``twilio``; ``EMAIL_BACKEND`` is ``outbox`` or
-``smtp`` (design section 3). A backend is used from the sender's event loop
+``SMS_BACKEND`` is ``outbox``, ``twilio`` or ``notify``; ``EMAIL_BACKEND`` is
+``outbox``, ``smtp`` or ``notify`` (design section 3); any mixture works, e.g.
+Twilio for texts and GOV.UK Notify for email. A backend is used from the sender's event loop
 (responder.notify.sender). It gets an :class:`OutgoingMessage` (plain values,
 already rendered, so no database work happens while a provider is slow) and:
 
@@ -11,7 +12,7 @@ already rendered, so no database work happens while a provider is slow) and:
   have (:class:`OutcomeUnknown`);
 * ``find_sent`` answers whether the provider already has this message, for a
   message whose earlier attempt may have reached it: the sender asks before it
-  sends again, because Twilio's API takes no idempotency key. A backend that
+  sends again, because neither Twilio's API nor Notify's takes an idempotency key. A backend that
   cannot tell returns None (SMTP: see responder.notify.email_smtp).
 """
 
@@ -116,8 +117,8 @@ class DevOutbox:
         return None
 
 
-SMS_BACKENDS = ("outbox", "twilio")
-EMAIL_BACKENDS = ("outbox", "smtp")
+SMS_BACKENDS = ("outbox", "twilio", "notify")
+EMAIL_BACKENDS = ("outbox", "smtp", "notify")
 
 
 def backends_from_config(config: Mapping[str, Any]) -> dict[str, Backend]:
@@ -144,6 +145,14 @@ def check_backend_settings(config: Mapping[str, Any]) -> None:
 
         if missing := missing_settings(config):
             raise ConfigurationError(f"SMS_BACKEND is 'twilio' but {', '.join(missing)} is not set")
+    problems: list[str] = []
+    for setting, channel in (("SMS_BACKEND", Channel.SMS), ("EMAIL_BACKEND", Channel.EMAIL)):
+        if config[setting] == "notify":
+            from responder.notify.govuk_notify import settings_problems
+
+            problems += [p for p in settings_problems(config, channel) if p not in problems]
+    if problems:
+        raise ConfigurationError(f"GOV.UK Notify is chosen but {'; '.join(problems)}")
 
 
 def _sms_backend(config: Mapping[str, Any]) -> Backend:
@@ -152,6 +161,10 @@ def _sms_backend(config: Mapping[str, Any]) -> Backend:
         from responder.notify.sms_twilio import TwilioSms
 
         return TwilioSms.from_config(config)
+    if config["SMS_BACKEND"] == "notify":
+        from responder.notify.govuk_notify import NotifyBackend
+
+        return NotifyBackend.from_config(config, Channel.SMS)
     return DevOutbox()
 
 
@@ -161,4 +174,8 @@ def _email_backend(config: Mapping[str, Any]) -> Backend:
         from responder.notify.email_smtp import SmtpEmail
 
         return SmtpEmail.from_config(config)
+    if config["EMAIL_BACKEND"] == "notify":
+        from responder.notify.govuk_notify import NotifyBackend
+
+        return NotifyBackend.from_config(config, Channel.EMAIL)
     return DevOutbox()

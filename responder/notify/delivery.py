@@ -334,44 +334,75 @@ def _fall_back_to_email(text: Message, why: str) -> None:
     )
 
 
-def record_sms_status(provider_id: str, status: str, error_code: str | None = None) -> Message | None:
-    """Apply a Twilio status callback. Returns the message, or None if the id is not ours.
+class Reported(enum.StrEnum):
+    """What a delivery receipt says, whichever provider sent it."""
 
-    Only a sent message moves on, so a late or repeated callback never undoes
-    ``delivered`` or ``failed``; ``undelivered`` after acceptance is a
-    permanent failure like any other.
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    IN_PROGRESS = "in_progress"  # still on its way: kept as the provider's status only
+    UNKNOWN = "unknown"  # a status this code does not know: ignored
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """A provider's report on one message it accepted: its id, its own word, and what that means."""
+
+    provider_id: str
+    status: str
+    reported: Reported
+    reason: str | None = None  # in plain words, for a failure
+
+
+def record_sms_status(provider_id: str, status: str, error_code: str | None = None) -> Message | None:
+    """Apply a Twilio status callback. Returns the message, or None if the id is not ours."""
+    status = status.strip().lower()
+    if status in _SMS_DELIVERED:
+        reported = Reported.DELIVERED
+    elif status in _SMS_FAILED:
+        reported = Reported.FAILED
+    elif status in _SMS_IN_PROGRESS:
+        reported = Reported.IN_PROGRESS
+    else:
+        reported = Reported.UNKNOWN
+    reason = describe_twilio_error(error_code) if reported == Reported.FAILED else None
+    return record_receipt(DeliveryReceipt(provider_id, status, reported, reason))
+
+
+def record_receipt(receipt: DeliveryReceipt) -> Message | None:
+    """Apply a delivery receipt (Twilio's or Notify's). Returns the message, or None if the id is not ours.
+
+    Only a sent message moves on, so a late or repeated receipt never undoes
+    ``delivered`` or ``failed``; a failure after acceptance is a permanent
+    failure like any other (a failed text is emailed as well).
     """
-    message_id = db.session.scalar(select(Message.id).where(Message.provider_id == provider_id))
+    message_id = db.session.scalar(select(Message.id).where(Message.provider_id == receipt.provider_id))
     if message_id is None:
         return None
-    status = status.strip().lower()
     now = now_utc()
-    if status in _SMS_DELIVERED:
+    if receipt.reported == Reported.DELIVERED:
         values = {"state": MessageState.DELIVERED, "delivered_at": now}
-    elif status in _SMS_FAILED:
-        values = {
-            "state": MessageState.FAILED,
-            "failed_at": now,
-            "last_error": describe_twilio_error(error_code),
-        }
-    elif status in _SMS_IN_PROGRESS:
+    elif receipt.reported == Reported.FAILED:
+        values = {"state": MessageState.FAILED, "failed_at": now, "last_error": receipt.reason}
+    elif receipt.reported == Reported.IN_PROGRESS:
         values = {}
     else:
-        log.info("ignoring Twilio status %r for message %s", status, message_id)
+        log.info("ignoring delivery status %r for message %s", receipt.status, message_id)
         return db.session.get(Message, message_id)
     _lock_with_twins([message_id])
     result = db.session.execute(
         update(Message)
         .where(Message.id == message_id, Message.state == MessageState.SENT)
-        .values(provider_status=status, **values)
+        .values(provider_status=receipt.status[:32], **values)
         .execution_options(synchronize_session=False)
     )
     message = db.session.get(Message, message_id, populate_existing=True)
     if result.rowcount == 1 and message.state == MessageState.DELIVERED:
-        _record(message, EventKind.MESSAGE_DELIVERED, f"{_what(message)} delivered to the phone")
+        where = "the phone" if message.channel == Channel.SMS else "the mail server"
+        _record(message, EventKind.MESSAGE_DELIVERED, f"{_what(message)} delivered to {where}")
     elif result.rowcount == 1 and message.state == MessageState.FAILED:
         _record_failed(message)
-        _fall_back_to_email(message, f"the text failed ({message.last_error})")
+        if message.channel == Channel.SMS:
+            _fall_back_to_email(message, f"the text failed ({message.last_error})")
     return message
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import render_template
 
 from responder.clock import format_local
+from responder.directory.contacts import ContactError, normalise_phone
 from responder.extensions import db
 from responder.governance import sharing
 from responder.links import incident_page
@@ -182,6 +183,23 @@ def queue_stand_down(activation: Activation, contact: Contact, *, shared_by: str
     return [sms, email]
 
 
+def queue_sms_answer(phone: str, body: str) -> Message | None:
+    """A text answering one a lead sent in, for a provider that cannot answer in the same request (Notify).
+
+    None when the number cannot be texted (it came from the provider, so this
+    is rare); the answer carries references and codes only.
+    """
+    try:
+        recipient = normalise_phone(phone)
+    except ContactError:
+        return None
+    message = Message(
+        channel=Channel.SMS, kind=MessageKind.REPLY_ANSWER, recipient=recipient, body=to_gsm7(body)
+    )
+    db.session.add(message)
+    return message
+
+
 # What an emailed copy of a text is about, for its subject line.
 FALLBACK_SUBJECTS = {
     MessageKind.ALERT: "alert - please confirm",
@@ -190,6 +208,7 @@ FALLBACK_SUBJECTS = {
     MessageKind.DEADLINE: "deadline",
     MessageKind.RESPONSE_NOTICE: "an agency has answered",
     MessageKind.STAND_DOWN: "standing down",
+    MessageKind.REPLY_ANSWER: "your reply",
 }
 
 

@@ -164,6 +164,12 @@ class TwilioSms:
                 return Receipt(record.sid, record.status or "accepted")
         return None
 
+    async def fetch_account(self):
+        """Twilio's record of the account (``providers check``): authenticated, and changes nothing."""
+        return await self._call(
+            self._client().api.v2010.accounts(self._account_sid).fetch_async(), sent=False
+        )
+
     async def close(self) -> None:
         if self._http is not None:
             await self._http.close()

@@ -11,7 +11,17 @@ from sqlalchemy import select
 
 from responder.directory.contacts import ContactError, normalise_phone
 from responder.extensions import db
-from responder.models import AccessToken, Activation, Contact, IncidentStatus, ResponseChannel, TokenPurpose
+from responder.models import (
+    AccessToken,
+    Activation,
+    Contact,
+    IncidentStatus,
+    Message,
+    ReceivedText,
+    ResponseChannel,
+    TokenPurpose,
+)
+from responder.notify.outbox import queue_sms_answer
 from responder.responses import acknowledgements as acks
 from responder.responses.reply_codes import Reply, parse_reply
 
@@ -40,6 +50,24 @@ def answer_sms(from_number: str, text: str) -> str:
     else:
         outcome = acks.decline(target, contact, ResponseChannel.SMS_REPLY, reply.reason or "none given")
     return _describe(outcome)
+
+
+def answer_received_text(provider: str, provider_id: str, from_number: str, text: str) -> Message | None:
+    """Act on a text that came through a provider that cannot answer in the same request, and queue the answer.
+
+    GOV.UK Notify delivers a received text as a callback, which it repeats
+    when the answer is slow: ``provider_id`` (Notify's id for the text) is
+    kept, so a repeat changes nothing and is not answered twice (None).
+    """
+    seen = select(ReceivedText.id).where(
+        ReceivedText.provider == provider, ReceivedText.provider_id == provider_id
+    )
+    if db.session.scalar(seen) is not None:
+        return None
+    db.session.add(ReceivedText(provider=provider, provider_id=provider_id))
+    # Two deliveries of one text at once: the second fails here, and its request runs again and sees the first.
+    db.session.flush()
+    return queue_sms_answer(from_number, answer_sms(from_number, text))
 
 
 def _choose(alerted: list[Activation], reply: Reply) -> Activation | str:

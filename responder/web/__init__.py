@@ -18,6 +18,7 @@ def register(app: Flask) -> None:
         incident_actions,
         incidents,
         input_guard,
+        notify_callbacks,
         security,
         sms_inbound,
         webhooks,
@@ -39,6 +40,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(sms_inbound.bp)
+    app.register_blueprint(notify_callbacks.bp)
     app.register_blueprint(exports_bp)
     app.register_blueprint(reviews_bp)
     app.register_blueprint(sharing_bp)

@@ -68,7 +68,9 @@ def server_env(workdir: Path, port: int, twilio_url: str, smtp_host: str, smtp_p
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("RESPONDER_", "TWILIO_", "SMTP_", "DATABASE_URL", "TEST_DATABASE_URL"))
+        if not key.startswith(
+            ("RESPONDER_", "TWILIO_", "NOTIFY_", "SMTP_", "DATABASE_URL", "TEST_DATABASE_URL")
+        )
     }
     env.update(
         {
@@ -97,15 +99,27 @@ def server_env(workdir: Path, port: int, twilio_url: str, smtp_host: str, smtp_p
     return env
 
 
-def start(workdir: Path, twilio_url: str, smtp_host: str, smtp_port: int) -> LiveServer:
-    """Migrate, seed, issue an API token and start gunicorn; returns once /healthz answers."""
+def start(
+    workdir: Path,
+    twilio_url: str,
+    smtp_host: str,
+    smtp_port: int,
+    *,
+    extra_env: dict[str, str] | None = None,
+    log_name: str = "e2e-server.log",
+) -> LiveServer:
+    """Migrate, seed, issue an API token and start gunicorn; returns once /healthz answers.
+
+    ``extra_env`` changes the server's settings (another SMS backend, say); its
+    log goes to test-artifacts/``log_name``.
+    """
     port = free_port()
-    env = server_env(workdir, port, twilio_url, smtp_host, smtp_port)
+    env = {**server_env(workdir, port, twilio_url, smtp_host, smtp_port), **(extra_env or {})}
     ARTIFACTS.mkdir(exist_ok=True)
     server = LiveServer(
         url=f"http://127.0.0.1:{port}",
         database_url=env["DATABASE_URL"],
-        log_path=ARTIFACTS / "e2e-server.log",
+        log_path=ARTIFACTS / log_name,
         env=env,
         api_token="",
     )
