@@ -17,6 +17,7 @@ from responder.extensions import db, limiter, login_manager
 from responder.models import User
 from responder.models.users import burn_password_check
 from responder.unit_of_work import keep_writes_on_refusal
+from responder.web.safe_redirects import same_site_path
 
 bp = Blueprint("auth", __name__)
 
@@ -94,7 +95,7 @@ def login():
             session.clear()  # a fresh session on sign-in: no fixation
             login_user(user)
             session.permanent = True
-            return redirect(_safe_next(next_url) or url_for("incidents.index"))
+            return redirect(same_site_path(next_url) or url_for("incidents.index"))
         error = LOGIN_FAILED
     return render_template("auth/login.html", form=form, error=error), 200 if error is None else 401
 
@@ -106,10 +107,3 @@ def logout():
     session.clear()
     flash("You have signed out", "success")
     return redirect(url_for("auth.login"))
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never redirect a user off the service."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
