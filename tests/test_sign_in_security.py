@@ -1,4 +1,4 @@
-"""Signing in: generic failures, lockout with backoff, fresh sessions, safe cookies, headers."""
+"""Signing in: generic failures, fresh sessions, safe cookies, headers (throttling: test_sign_in_throttling.py)."""
 
 from __future__ import annotations
 
@@ -13,27 +13,6 @@ PASSWORD = "correct-horse-battery"
 
 def sign_in(client, email, password):
     return client.post("/login", data={"email": email, "password": password})
-
-
-def test_repeated_failures_lock_the_account_then_it_unlocks_by_itself(client, make_user):
-    user = make_user()
-    for _ in range(5):
-        assert sign_in(client, user.email, "wrong-password").status_code == 401
-    locked = sign_in(client, user.email, PASSWORD)
-    assert locked.status_code == 401
-    assert b"Enter a correct email address and password" in locked.data  # no hint that it is locked
-    with freeze_time(now_utc() + timedelta(minutes=2)):
-        assert sign_in(client, user.email, PASSWORD).status_code == 302
-
-
-def test_backoff_doubles_with_each_further_failure(client, make_user):
-    user = make_user()
-    start = now_utc()
-    for minute in range(8):
-        with freeze_time(start + timedelta(minutes=minute * 10)):
-            sign_in(client, user.email, "wrong-password")
-    assert user.failed_logins == 8
-    assert user.locked_until - (start + timedelta(minutes=70)) == timedelta(minutes=8)
 
 
 def test_a_good_sign_in_resets_the_count(client, make_user):

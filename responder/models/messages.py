@@ -34,6 +34,7 @@ class MessageKind(enum.StrEnum):
     DEADLINE = "deadline"  # a deadline reminder or "due now" to the named role
     RESPONSE_NOTICE = "response_notice"  # tells the officer and duty manager who answered
     STAND_DOWN = "stand_down"  # the response is standing down: thank you
+    SIGN_IN_NOTICE = "sign_in_notice"  # to a staff member: repeated failed sign-ins to their account
 
 
 # The text "{link}" in a stored body stands for the recipient's access link.

@@ -10,6 +10,7 @@ def register(app: Flask) -> None:
     from responder.web import (
         acks,
         admin,
+        admin_users,
         api,
         auth,
         dev,
@@ -19,7 +20,9 @@ def register(app: Flask) -> None:
         incidents,
         input_guard,
         security,
+        single_sign_on,
         sms_inbound,
+        two_factor,
         webhooks,
     )
     from responder.web.check_ins import bp as check_ins_bp
@@ -30,6 +33,9 @@ def register(app: Flask) -> None:
 
     auth.init_app(app)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(two_factor.bp)
+    app.register_blueprint(single_sign_on.bp)
+    app.register_blueprint(admin_users.bp)
     app.register_blueprint(incidents.bp)
     app.register_blueprint(incident_actions.bp)
     app.register_blueprint(admin.bp)
