@@ -150,7 +150,7 @@ def new_recovery_codes():
     """Ten new recovery codes (the old ones stop working), after a current code from the app."""
     form = CodeForm(prefix="codes")
     if not current_user.has_two_factor:
-        return redirect(url_for("two_factor.set_up"))
+        return redirect(url_for("two_factor.set_up"), code=303)
     if form.validate_on_submit():
         attempt = sign_in.attempt_code(current_user, form.code.data, client_network())
         if attempt.user is not None:
