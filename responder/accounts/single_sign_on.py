@@ -69,7 +69,7 @@ def _adopt_or_create(subject: str, claims: Mapping[str, Any]) -> User:
     if user is not None:
         # The address belongs to another identity at the provider: never merge the two.
         raise SingleSignOnRefused(Refusal.NO_EMAIL)
-    user = User(email=email, name=email.split("@")[0], role="officer", password_hash=NO_PASSWORD)
+    user = User(email=email, name=email.split("@")[0], role="officer", password_hash=NO_PASSWORD, active=True)
     user.sso_subject = subject
     db.session.add(user)
     return user
