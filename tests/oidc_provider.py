@@ -135,14 +135,14 @@ class OidcProvider:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 if self.path == "/.well-known/openid-configuration":
                     return self._json(200, provider.discovery())
                 if self.path == "/jwks":
                     return self._json(200, provider.jwks())
                 return self._json(404, {"error": "not_found"})
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 if self.path != "/token":
