@@ -47,6 +47,10 @@ def test_the_development_server_logs_paths_without_their_query_strings(dev_serve
             "Bad request syntax ('POST /login?[redacted] HTTP/1.1')",
         ),
         ("GET /healthz 200", "GET /healthz 200"),
+        (
+            '"GET /static/app.css HTTP/1.1" 200 "https://r.example/x?q=secret"',
+            '"GET /static/app.css HTTP/1.1" 200 "https://r.example/x?[redacted]"',
+        ),
         ("a question? yes", "a question? yes"),
     ],
 )

@@ -15,11 +15,15 @@ REDACTED = r"\1[redacted]"
 # "GET /path?query HTTP/1.1" and the like: the query goes, the path stays.
 _QUERY_IN_REQUEST = re.compile(r"(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT) (\S*?)\?[^\s\"']*")
 QUERY_REDACTED = r"\1 \2?[redacted]"
+# Whole addresses (a Referer in an access log line): the same.
+_QUERY_IN_URL = re.compile(r"(https?://[^\s\"'?]+)\?[^\s\"']*")
+URL_QUERY_REDACTED = r"\1?[redacted]"
 
 
 def redact(text: str) -> str:
     """``text`` without link tokens, and with the query string of any request line replaced."""
-    return _QUERY_IN_REQUEST.sub(QUERY_REDACTED, _TOKEN_PATH.sub(REDACTED, text))
+    text = _TOKEN_PATH.sub(REDACTED, text)
+    return _QUERY_IN_URL.sub(URL_QUERY_REDACTED, _QUERY_IN_REQUEST.sub(QUERY_REDACTED, text))
 
 
 class RedactTokens(logging.Filter):
