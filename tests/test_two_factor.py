@@ -181,3 +181,17 @@ def test_an_admin_reset_makes_them_enrol_again(mfa, app, make_user):
     assert user_client.get("/").status_code == 302, "their sessions ended"
     app.config["MFA_REQUIRED"] = True
     assert password_step(app.test_client(), user).headers["Location"] == "/two-factor/set-up"
+
+
+def test_no_key_code_or_session_id_reaches_the_logs(mfa, app, make_user, capfd):
+    user = make_user()
+    client = app.test_client()
+    totp, codes = enrol(client, user)
+    later = app.test_client()
+    password_step(later, user)
+    later.post("/login/code", data={"code": codes[0]})
+    logs = "".join(capfd.readouterr())
+    assert "POST /login/code" in logs or "/login/code" in logs
+    session_id = later.get_cookie("session").value
+    for secret in (totp.secret, *codes, codes[0].replace("-", ""), session_id):
+        assert secret not in logs
