@@ -134,3 +134,12 @@ def test_an_admin_can_clear_an_accounts_throttles(app, client, make_user, login)
         admin_client.post("/login", data={"email": admin.email, "password": PASSWORD})
         assert admin_client.post(f"/admin/users/{user.id}/unlock").status_code == 303
         assert sign_in(client, user.email, PASSWORD, ATTACKER).status_code == 302
+
+
+def test_addresses_are_not_kept_once_they_stop_mattering(client, make_user):
+    user = make_user()
+    with freeze_time(now_utc() - timedelta(days=2)):
+        sign_in(client, user.email, "wrong-password", ATTACKER)
+    sign_in(client, user.email, "wrong-password", OFFICE)
+    db.session.expire_all()
+    assert {row.address for row in db.session.scalars(select(SignInThrottle))} == {OFFICE}

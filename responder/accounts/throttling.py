@@ -39,6 +39,7 @@ LIMITS = {
 }
 FIRST_WAIT = timedelta(seconds=1)
 FORGET_AFTER = timedelta(hours=1)
+KEEP_FOR = timedelta(days=1)
 # The holder is told at the 5th consecutive failure, and again at every 25th after it.
 NOTICE_AFTER = 5
 NOTICE_EVERY = 25
@@ -81,6 +82,8 @@ def seconds_to_wait(account: str, address: str) -> int:
 def record_failure(account: str, address: str, user: User | None) -> None:
     """Count a failed password or code from ``address`` for ``account`` (and e-mail its holder when due)."""
     now = now_utc()
+    # Addresses are personal data: rows idle for a day are of no more use, so they go.
+    db.session.execute(delete(SignInThrottle).where(SignInThrottle.last_failure_at < now - KEEP_FOR))
     for scope, (key, row_account) in _rows(account, address).items():
         row = db.session.scalar(select(SignInThrottle).where(SignInThrottle.key == key))
         if row is None:

@@ -32,6 +32,7 @@ def test_a_new_officer_sets_up_two_factor_on_a_phone_and_signs_in_with_it(live_s
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     check_accessibility(page, "account")
     page.get_by_role("link", name="Set up two-factor sign-in").tap()
+    expect(page.get_by_role("heading", name="Set up two-factor sign-in")).to_be_visible()
     check_accessibility(page, "two-factor-start")
     shot(page, "two-factor-start")
     page.get_by_role("button", name="Set up two-factor sign-in").tap()
@@ -52,6 +53,7 @@ def test_a_new_officer_sets_up_two_factor_on_a_phone_and_signs_in_with_it(live_s
     check_accessibility(page, "recovery-codes")
     shot(page, "recovery-codes")
     page.get_by_role("button", name="I have kept my recovery codes: continue").tap()
+    page.wait_for_url(lambda url: "/two-factor" not in url)
     page.get_by_role("button", name="Sign out").tap()
     expect(page.get_by_role("heading", name="Sign in to Responder")).to_be_visible()
 
@@ -86,6 +88,7 @@ def test_an_admin_manages_staff_accounts(sign_in, shot):
     check_accessibility(page, "admin-users")
     shot(page, "staff-accounts")
     page.get_by_role("button", name="Add a staff account").click()
+    expect(page.get_by_role("heading", name="Add a staff account")).to_be_visible()
     check_accessibility(page, "admin-user-new")
     page.get_by_label("Email address").fill("not an email")
     page.get_by_label("Officer: opens and runs incidents, optionally in some areas only").check()
