@@ -8,6 +8,7 @@ from flask import Flask
 def register(app: Flask) -> None:
     from responder.scheduling.runtime import init_app as init_embedded_scheduler
     from responder.web import (
+        account,
         acks,
         admin,
         admin_users,
@@ -34,6 +35,7 @@ def register(app: Flask) -> None:
     auth.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(two_factor.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(single_sign_on.bp)
     app.register_blueprint(admin_users.bp)
     app.register_blueprint(incidents.bp)
