@@ -136,6 +136,31 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.PERMANENT_SESSION_LIFETIME = timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 120))
+        # Staff sign-in (responder.accounts): a session also ends this long after it
+        # began, however busy; two-factor codes for password sign-in (on by default
+        # in production); who a refused person should ask for access.
+        self.SESSION_ABSOLUTE_LIFETIME = timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12))
+        self.MFA_REQUIRED = _env_bool("MFA_REQUIRED", False)
+        self.MFA_ISSUER_NAME = _env("MFA_ISSUER_NAME", "Responder")
+        self.PASSWORD_SIGN_IN = _env_bool("PASSWORD_SIGN_IN", True)
+        self.ACCESS_REQUEST_CONTACT = _env("ACCESS_REQUEST_CONTACT", "your Responder administrator")
+        # Single sign-on (OpenID Connect, responder.accounts.single_sign_on): the
+        # issuer and this client; which ID token claim carries roles ("roles": Entra
+        # ID app roles, or "groups"); how its values map to a role and to local
+        # authorities ("VALUE=ROLE,..."; "VALUE=birmingham,..."); whether the
+        # identity provider must say it checked a second factor ("mfa" in amr).
+        self.OIDC_ISSUER = _env("OIDC_ISSUER")
+        self.OIDC_CLIENT_ID = _env("OIDC_CLIENT_ID")
+        self.OIDC_CLIENT_SECRET = _env("OIDC_CLIENT_SECRET")
+        self.OIDC_ROLE_CLAIM = _env("OIDC_ROLE_CLAIM", "roles")
+        self.OIDC_ROLE_MAP = _env(
+            "OIDC_ROLE_MAP", "Responder.Officer=officer,Responder.Manager=manager,Responder.Admin=admin"
+        )
+        self.OIDC_AREA_MAP = _env("OIDC_AREA_MAP", "")
+        self.OIDC_REQUIRE_MFA = _env_bool("OIDC_REQUIRE_MFA", True)
+        self.OIDC_SIGN_IN_LABEL = _env("OIDC_SIGN_IN_LABEL", "Sign in with your council account")
+        # How long a bearer token from `users token` lasts unless --expires-days says otherwise.
+        self.API_TOKEN_DAYS = _env_int("API_TOKEN_DAYS", 90)
         self.MAX_CONTENT_LENGTH = 1024 * 1024
         # Where rate limits are counted: shared between processes in production
         # (redis://...); production refuses to start without it being set, and
@@ -204,6 +229,7 @@ class ProductionConfig(Config):
         super().__init__()
         self.SESSION_COOKIE_SECURE = True
         self.REMEMBER_COOKIE_SECURE = True
+        self.MFA_REQUIRED = _env_bool("MFA_REQUIRED", True)
         self.PREFERRED_URL_SCHEME = "https"
         # A production web process expects a scheduler somewhere, and a reachable database.
         self.HEALTH_EXPECT_SCHEDULER = _env_bool("HEALTH_EXPECT_SCHEDULER", True)

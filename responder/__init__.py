@@ -23,7 +23,6 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     app.config.from_object(config_for(config_name))
     if overrides:
         app.config.update(overrides)
-    _refuse_unsafe_production(app)
     startup_checks.refuse_bad_settings(app)
     structured_logs.init_app(app)
     _trust_proxy_headers(app)
@@ -90,26 +89,6 @@ def _trust_proxy_headers(app: Flask) -> None:
     hops = app.config["PROXY_FIX_HOPS"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
-
-
-def _refuse_unsafe_production(app: Flask) -> None:
-    """Production must not start half-configured; say what is wrong in one line."""
-    if app.config.get("ENV_NAME") != "production":
-        return
-    problems = []
-    if not app.config.get("SECRET_KEY") or len(app.config["SECRET_KEY"]) < 32:
-        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
-    if app.config["SMS_BACKEND"] == "outbox" or app.config["EMAIL_BACKEND"] == "outbox":
-        problems.append("SMS_BACKEND and EMAIL_BACKEND must not be 'outbox' (nothing would be sent)")
-    if not app.config["PUBLIC_BASE_URL"].startswith("https://"):
-        problems.append("PUBLIC_BASE_URL must be an https:// address")
-    if not app.config.get("RATELIMIT_STORAGE_URI"):
-        problems.append(
-            "RATELIMIT_STORAGE_URI must be set: redis://HOST:6379/0 to share limits between processes "
-            "and machines, or memory:// to accept that each process counts on its own"
-        )
-    if problems:
-        raise SystemExit("Responder cannot start in production: " + "; ".join(problems) + ".")
 
 
 __all__ = ["create_app"]

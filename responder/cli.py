@@ -157,15 +157,25 @@ def users_create(
 
 @users_cli.command("token")
 @click.argument("email")
+@click.option(
+    "--expires-days",
+    type=click.IntRange(1, 3650),
+    default=None,
+    help="Days until the token stops working (default API_TOKEN_DAYS, 90).",
+)
 @committed
-def users_token(email: str) -> None:
-    """Print a new API bearer token for EMAIL (shown once; only its hash is kept)."""
+def users_token(email: str, expires_days: int | None) -> None:
+    """Print a new API bearer token for EMAIL (shown once; only its hash is kept). Every token expires."""
+    from datetime import timedelta
+
     from responder.accounts.users import find_user, issue_api_token
 
     user = find_user(email)
     if user is None:
         raise click.ClickException(f"no user with email {email}")
-    click.echo(issue_api_token(user))
+    days = expires_days or current_app.config["API_TOKEN_DAYS"]
+    click.echo(issue_api_token(user, timedelta(days=days)))
+    click.echo(f"expires in {days} days", err=True)
 
 
 # --- contacts ----------------------------------------------------------------

@@ -104,6 +104,8 @@ def world(make_app, make_incident, make_user):
         "contact_id": str(alerted.lead_contact_id),
         "action_id": "1",
         "filename": "app.js",
+        "user_id": str(incident.opened_by_id),
+        "token_id": "1",
     }
     links = {"ack": token_value(ack_token), "check_in": token_value(check_in.access_token)}
     return World(client, app, incident, values, new_api_token(admin), links)
@@ -351,6 +353,10 @@ def pages_with_forms(world: World, links: dict[str, str]) -> list[str]:
         f"/incidents/{reference}/review",
         f"/admin/contacts/{world.values['contact_id']}",
         "/admin/contacts",
+        "/admin/users/new",
+        f"/admin/users/{world.values['user_id']}",
+        "/account",
+        "/two-factor/set-up",
         "/",
         f"/incidents/{reference}/manage",
     ]

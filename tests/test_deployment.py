@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import runpy
+import secrets
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,12 @@ from flask import request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from responder import create_app
+from responder.operations.secret_keys import secret_key_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 GOOD_PRODUCTION = {
-    "SECRET_KEY": "x" * 40,
+    "SECRET_KEY": secrets.token_hex(32),
     "SMS_BACKEND": "twilio",
     "EMAIL_BACKEND": "smtp",
     "PUBLIC_BASE_URL": "https://responder.example.org",
@@ -149,5 +151,5 @@ def test_the_example_environment_would_not_start_unchanged():
         for line in (DEPLOY / "responder.env.example").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    assert len(example["SECRET_KEY"].split()[0]) < 32
+    assert secret_key_problem(example["SECRET_KEY"].split()[0]) is not None
     assert example["RESPONDER_ENV"] == "production" and example["PUBLIC_BASE_URL"].startswith("https://")

@@ -66,13 +66,13 @@ def test_every_locked_package_has_a_hash_and_docopt_is_locked_as_source():
 
 
 def test_a_package_added_without_make_lock_is_named(copy):
-    (copy / "requirements.txt").write_text((copy / "requirements.txt").read_text() + "pyotp==2.9.0\n")
+    (copy / "requirements.txt").write_text((copy / "requirements.txt").read_text() + "tomli-w==1.2.0\n")
     code, lines = lock_check(copy)
     assert code == 1
     assert any(
         re.fullmatch(
-            r"lock check: requirements\.txt:\d+ asks for pyotp==2\.9\.0 but requirements\.lock has "
-            r"no pyotp: run `make lock` and commit both files",
+            r"lock check: requirements\.txt:\d+ asks for tomli-w==1\.2\.0 but requirements\.lock has "
+            r"no tomli-w: run `make lock` and commit both files",
             line,
         )
         for line in lines

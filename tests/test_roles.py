@@ -16,6 +16,11 @@ MINIMUM_ROLE = {
     # token: tests/test_notify_callbacks.py) and the bearer-token API.
     "static": PUBLIC,
     "auth.login": PUBLIC,
+    # Half-way through signing in (the session holds a short-lived note, not a user).
+    "two_factor.code": PUBLIC,
+    "two_factor.set_up": PUBLIC,
+    "single_sign_on.start": PUBLIC,
+    "single_sign_on.callback": PUBLIC,
     "health.healthz": PUBLIC,
     "metrics.metrics": PUBLIC,  # loopback or METRICS_TOKEN: tests/test_observability.py
     "acks.confirm_page": PUBLIC,
@@ -61,7 +66,18 @@ MINIMUM_ROLE = {
     "exports.share": "manager",
     "reviews.edit": "manager",
     "reviews.update_action": "manager",
+    "account.show": "officer",
+    "account.end_other_sessions": "officer",
+    "account.new_recovery_codes": "officer",
     "admin.contacts": "admin",
+    "admin_users.index": "admin",
+    "admin_users.new": "admin",
+    "admin_users.show": "admin",
+    "admin_users.deactivate": "admin",
+    "admin_users.reactivate": "admin",
+    "admin_users.reset_two_factor": "admin",
+    "admin_users.unlock": "admin",
+    "admin_users.revoke_token": "admin",
     "admin.edit_contact": "admin",
 }
 RANK = {"anonymous": 0, "officer": 1, "manager": 2, "admin": 3}
@@ -76,6 +92,8 @@ def requests_for(app, incident):
         "action_id": 1,
         "raw": "not-a-real-token",
         "filename": "app.js",
+        "user_id": incident.opened_by_id,
+        "token_id": 1,
     }
     for rule in app.url_map.iter_rules():
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):

@@ -1,13 +1,11 @@
-"""Signing in: generic failures, lockout with backoff, fresh sessions, safe cookies, headers."""
+"""Signing in: generic failures, fresh sessions, safe cookies, headers (throttling: test_sign_in_throttling.py)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from freezegun import freeze_time
 
-from responder import create_app
 from responder.clock import now_utc
 
 PASSWORD = "correct-horse-battery"
@@ -15,27 +13,6 @@ PASSWORD = "correct-horse-battery"
 
 def sign_in(client, email, password):
     return client.post("/login", data={"email": email, "password": password})
-
-
-def test_repeated_failures_lock_the_account_then_it_unlocks_by_itself(client, make_user):
-    user = make_user()
-    for _ in range(5):
-        assert sign_in(client, user.email, "wrong-password").status_code == 401
-    locked = sign_in(client, user.email, PASSWORD)
-    assert locked.status_code == 401
-    assert b"Enter a correct email address and password" in locked.data  # no hint that it is locked
-    with freeze_time(now_utc() + timedelta(minutes=2)):
-        assert sign_in(client, user.email, PASSWORD).status_code == 302
-
-
-def test_backoff_doubles_with_each_further_failure(client, make_user):
-    user = make_user()
-    start = now_utc()
-    for minute in range(8):
-        with freeze_time(start + timedelta(minutes=minute * 10)):
-            sign_in(client, user.email, "wrong-password")
-    assert user.failed_logins == 8
-    assert user.locked_until - (start + timedelta(minutes=70)) == timedelta(minutes=8)
 
 
 def test_a_good_sign_in_resets_the_count(client, make_user):
@@ -72,46 +49,13 @@ def test_sessions_expire_when_idle(client, make_user, app):
 
 
 def test_production_cookies_are_secure_httponly_and_samesite(monkeypatch):
-    monkeypatch.setenv("SECRET_KEY", "x" * 40)
-    monkeypatch.setenv("SMS_BACKEND", "twilio")
-    monkeypatch.setenv("EMAIL_BACKEND", "smtp")
-    monkeypatch.setenv("PUBLIC_BASE_URL", "https://responder.example.org")
-    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "memory://")
-    for name, value in {
-        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "TWILIO_AUTH_TOKEN": "t",
-        "TWILIO_FROM": "+447700900000",
-    }.items():
-        monkeypatch.setenv(name, value)
-    app = create_app("production", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    from .test_production_settings import start_production
+
+    app = start_production(monkeypatch)
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     response = app.test_client().get("/healthz")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
-
-
-@pytest.mark.parametrize(
-    ("env", "message"),
-    [
-        ({"SECRET_KEY": ""}, "SECRET_KEY must be set"),
-        ({"SECRET_KEY": "short"}, "SECRET_KEY must be set"),
-        ({"SMS_BACKEND": "outbox"}, "must not be 'outbox'"),
-        ({"EMAIL_BACKEND": "outbox"}, "must not be 'outbox'"),
-        ({"PUBLIC_BASE_URL": "http://responder.example.org"}, "must be an https:// address"),
-    ],
-)
-def test_production_refuses_to_start_half_configured(monkeypatch, env, message):
-    good = {
-        "SECRET_KEY": "x" * 40,
-        "SMS_BACKEND": "twilio",
-        "EMAIL_BACKEND": "smtp",
-        "PUBLIC_BASE_URL": "https://responder.example.org",
-    }
-    for name, value in {**good, **env}.items():
-        monkeypatch.setenv(name, value)
-    with pytest.raises(SystemExit) as stopped:
-        create_app("production", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    assert message in str(stopped.value) and "\n" not in str(stopped.value)
 
 
 def test_every_page_sends_protective_headers(client):

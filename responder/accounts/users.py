@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from responder.clock import now_utc
 from responder.directory.contacts import ContactError, normalise_email
 from responder.extensions import db
 from responder.models import LOCAL_AUTHORITIES, ApiToken, Role, User
 
 MIN_PASSWORD_LENGTH = 12
+DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
 
 
 class UserError(ValueError):
@@ -58,8 +61,14 @@ def create_user(
     return user
 
 
-def issue_api_token(user: User) -> str:
-    """A new bearer token; only its hash is kept, so it is shown once."""
+def issue_api_token(user: User, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME) -> str:
+    """A new bearer token that expires after ``lifetime``; only its hash is kept, so it is shown once."""
     raw = "rsp_" + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user=user, token_hash=hashlib.sha256(raw.encode("utf-8")).hexdigest()))
+    db.session.add(
+        ApiToken(
+            user=user,
+            token_hash=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
+            expires_at=now_utc() + lifetime,
+        )
+    )
     return raw

@@ -30,14 +30,23 @@ from responder.models.responses import AgencyResponse, ResponseChannel, Response
 from responder.models.reviews import RagStatus, ReviewAction, ReviewNote, ReviewNoteKind
 from responder.models.scheduler_lease import SchedulerLease
 from responder.models.sharing import SharingRecord
+from responder.models.sign_in import (
+    RecoveryCode,
+    SessionEnd,
+    SignInMethod,
+    SignInThrottle,
+    StaffSession,
+    ThrottleScope,
+)
 from responder.models.tension import TensionReading
 from responder.models.timed_actions import ActionKind, ActionState, TimedAction
 from responder.models.timeline import EventKind, TimelineEvent
-from responder.models.users import ApiToken, Role, User
+from responder.models.users import NO_PASSWORD, ApiToken, Role, User
 
 __all__ = [
     "LINK_PLACEHOLDER",
     "LOCAL_AUTHORITIES",
+    "NO_PASSWORD",
     "AccessToken",
     "ActionKind",
     "ActionState",
@@ -62,6 +71,7 @@ __all__ = [
     "ProviderStatus",
     "RagStatus",
     "ReceivedText",
+    "RecoveryCode",
     "ReferenceCounter",
     "ResponseChannel",
     "ResponseKind",
@@ -70,9 +80,14 @@ __all__ = [
     "ReviewNoteKind",
     "Role",
     "SchedulerLease",
+    "SessionEnd",
     "SharingRecord",
+    "SignInMethod",
+    "SignInThrottle",
+    "StaffSession",
     "Tension",
     "TensionReading",
+    "ThrottleScope",
     "TimedAction",
     "TimelineEvent",
     "TokenPurpose",

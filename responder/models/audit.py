@@ -21,9 +21,12 @@ class AuditEvent(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
-    # "viewed", "exported", ...
+    # The staff account an administrator changed (responder.accounts.administration).
+    target_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # "viewed", "exported", "user_created", "role_changed", ...
     action: Mapped[str] = mapped_column(String(24))
     detail: Mapped[str] = mapped_column(String(200), default="")
 
-    user = relationship("User")
+    user = relationship("User", foreign_keys=[user_id])
+    target_user = relationship("User", foreign_keys=[target_user_id])
     incident = relationship("Incident")

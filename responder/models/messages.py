@@ -35,6 +35,7 @@ class MessageKind(enum.StrEnum):
     RESPONSE_NOTICE = "response_notice"  # tells the officer and duty manager who answered
     STAND_DOWN = "stand_down"  # the response is standing down: thank you
     REPLY_ANSWER = "reply_answer"  # answers a text a lead sent in, when the provider cannot answer at once
+    SIGN_IN_NOTICE = "sign_in_notice"  # to a staff member: repeated failed sign-ins to their account
 
 
 # The text "{link}" in a stored body stands for the recipient's access link.

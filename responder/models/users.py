@@ -11,10 +11,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from responder.clock import now_utc
+from responder.clock import as_utc, now_utc
 from responder.extensions import db
 from responder.models.types import EnumText, UTCDateTime
 
@@ -36,6 +36,10 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
     return hasher.hash("responder-dummy-password")
 
 
+# Stored as the password hash of someone with no password: no hash ever verifies against it.
+NO_PASSWORD = "!no-password"  # noqa: S105 - a marker no hash matches
+
+
 class Role(enum.StrEnum):
     OFFICER = "officer"
     MANAGER = "manager"
@@ -53,14 +57,26 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(120))
     role: Mapped[Role] = mapped_column(EnumText(Role, 16))
+    # An Argon2id hash; NO_PASSWORD for someone who signs in only through single sign-on.
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
-    # Consecutive failed sign-ins, and when the account may try again (backoff).
+    # Consecutive failed sign-ins from anywhere since the last success: the holder is
+    # e-mailed when it reaches responder.accounts.throttling.NOTICE_AFTER. Throttling
+    # itself is by address (SignInThrottle), so strangers cannot lock anyone out.
     failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Officers may be limited to some local authorities; None means all of them.
     local_authorities: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    # Two-factor (TOTP, RFC 6238): the base32 secret; when enrolment was confirmed
+    # (None: not enrolled, or enrolment not finished); the last time step accepted,
+    # so a code cannot be used twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Single sign-on: "issuer|subject" of the identity provider's account. A user
+    # managed by single sign-on gets role and areas from its claims at each sign-in.
+    sso_subject: Mapped[str | None] = mapped_column(String(400), unique=True)
+    sso_managed: Mapped[bool] = mapped_column(default=False)
 
     api_tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
@@ -76,6 +92,14 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash != NO_PASSWORD
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
 
     def has_role(self, role: Role | str) -> bool:
         """True when this user's role is ``role`` or a more senior one."""
@@ -103,5 +127,11 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every token expires (`users token --expires-days N`).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="api_tokens")
+
+    def usable_at(self, moment: datetime) -> bool:
+        """Not revoked, and not expired at ``moment``."""
+        return self.revoked_at is None and (self.expires_at is None or as_utc(self.expires_at) > moment)

@@ -132,27 +132,41 @@ def backends_from_config(config: Mapping[str, Any]) -> dict[str, Backend]:
 
 def check_backend_settings(config: Mapping[str, Any]) -> None:
     """Raise ConfigurationError naming a setting that would stop a backend from being built."""
+    if problems := backend_setting_problems(config):
+        raise ConfigurationError(problems[0])
+
+
+def backend_setting_problems(config: Mapping[str, Any]) -> list[str]:
+    """Each setting that would stop a backend from being built (or from logging in), one sentence each."""
+    problems = []
     if config["SMS_BACKEND"] not in SMS_BACKENDS:
-        raise ConfigurationError(
+        problems.append(
             f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, not {config['SMS_BACKEND']!r}"
         )
     if config["EMAIL_BACKEND"] not in EMAIL_BACKENDS:
-        raise ConfigurationError(
+        problems.append(
             f"EMAIL_BACKEND must be one of {', '.join(EMAIL_BACKENDS)}, not {config['EMAIL_BACKEND']!r}"
         )
     if config["SMS_BACKEND"] == "twilio":
         from responder.notify.sms_twilio import missing_settings
 
         if missing := missing_settings(config):
-            raise ConfigurationError(f"SMS_BACKEND is 'twilio' but {', '.join(missing)} is not set")
-    problems: list[str] = []
+            problems.append(f"SMS_BACKEND is 'twilio' but {', '.join(missing)} is not set")
+    if config["EMAIL_BACKEND"] == "smtp":
+        if not config.get("SMTP_HOST"):
+            problems.append("EMAIL_BACKEND is 'smtp' but SMTP_HOST is not set")
+        if bool(config.get("SMTP_USERNAME")) != bool(config.get("SMTP_PASSWORD")):
+            # The server would refuse a login with half the credentials at every send.
+            problems.append("EMAIL_BACKEND is 'smtp': set both SMTP_USERNAME and SMTP_PASSWORD, or neither")
+    notify_problems: list[str] = []
     for setting, channel in (("SMS_BACKEND", Channel.SMS), ("EMAIL_BACKEND", Channel.EMAIL)):
         if config[setting] == "notify":
             from responder.notify.govuk_notify import settings_problems
 
-            problems += [p for p in settings_problems(config, channel) if p not in problems]
-    if problems:
-        raise ConfigurationError(f"GOV.UK Notify is chosen but {'; '.join(problems)}")
+            notify_problems += [p for p in settings_problems(config, channel) if p not in notify_problems]
+    if notify_problems:
+        problems.append(f"GOV.UK Notify is chosen but {'; '.join(notify_problems)}")
+    return problems
 
 
 def _sms_backend(config: Mapping[str, Any]) -> Backend:

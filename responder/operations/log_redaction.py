@@ -1,4 +1,9 @@
-"""Keep link tokens out of logs: request lines name /a/<token> and /c/<token>."""
+"""Keep link tokens and query strings out of logs.
+
+Request lines name /a/<token> and /c/<token>, and their query strings may carry
+anything (an export's purpose, a directory search): every log line any server
+writes (the development server, gunicorn, the app) goes through :func:`redact`.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,18 @@ import re
 
 _TOKEN_PATH = re.compile(r"(/[ac]/)[A-Za-z0-9_\-]{6,}")
 REDACTED = r"\1[redacted]"
+# "GET /path?query HTTP/1.1" and the like: the query goes, the path stays.
+_QUERY_IN_REQUEST = re.compile(r"(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT) (\S*?)\?[^\s\"']*")
+QUERY_REDACTED = r"\1 \2?[redacted]"
+# Whole addresses (a Referer in an access log line): the same.
+_QUERY_IN_URL = re.compile(r"(https?://[^\s\"'?]+)\?[^\s\"']*")
+URL_QUERY_REDACTED = r"\1?[redacted]"
 
 
 def redact(text: str) -> str:
-    return _TOKEN_PATH.sub(REDACTED, text)
+    """``text`` without link tokens, and with the query string of any request line replaced."""
+    text = _TOKEN_PATH.sub(REDACTED, text)
+    return _QUERY_IN_URL.sub(URL_QUERY_REDACTED, _QUERY_IN_REQUEST.sub(QUERY_REDACTED, text))
 
 
 class RedactTokens(logging.Filter):

@@ -13,15 +13,25 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from responder.extensions import db
-from responder.notify.backends import ConfigurationError, check_backend_settings
+from responder.notify.backends import backend_setting_problems
+from responder.operations.secret_keys import secret_key_problem
 from responder.playbooks.schema import SHARING_BASES
 
 LOG_FORMATS = ("json", "text")
+OIDC_ROLE_CLAIMS = ("roles", "groups")
 
 
 def refuse_bad_settings(app: Flask) -> None:
-    """Settings every environment needs right; raises SystemExit naming the setting."""
-    config = app.config
+    """Refuse to start on any wrong setting: SystemExit with one line per problem, naming the setting."""
+    problems = _setting_problems(app.config)
+    if app.config.get("ENV_NAME") == "production":
+        problems += _production_problems(app.config)
+    if problems:
+        raise SystemExit("\n".join(f"Responder cannot start: {problem}." for problem in problems))
+
+
+def _setting_problems(config) -> list[str]:
+    """Settings every environment needs right."""
     problems = []
     if config.get("EXPORT_SHARING_BASIS") not in SHARING_BASES:
         problems.append(f"EXPORT_SHARING_BASIS must be one of {', '.join(SHARING_BASES)}")
@@ -34,16 +44,54 @@ def refuse_bad_settings(app: Flask) -> None:
     if config.get("PROXY_FIX_HOPS", 0) < 0:
         problems.append("PROXY_FIX_HOPS must be 0 (no proxy) or more")
     problems += _sending_problems(config)
-    if problems:
-        raise SystemExit("Responder cannot start: " + "; ".join(problems) + ".")
+    problems += _sign_in_problems(config)
+    return problems
+
+
+def _production_problems(config) -> list[str]:
+    """What production must have besides: a real key, real providers, https, shared rate limits."""
+    problems = []
+    if reason := secret_key_problem(config.get("SECRET_KEY")):
+        problems.append(reason)
+    if config["SMS_BACKEND"] == "outbox" or config["EMAIL_BACKEND"] == "outbox":
+        problems.append("SMS_BACKEND and EMAIL_BACKEND must not be 'outbox' (nothing would be sent)")
+    if not config["PUBLIC_BASE_URL"].startswith("https://"):
+        problems.append("PUBLIC_BASE_URL must be an https:// address")
+    if not config.get("RATELIMIT_STORAGE_URI"):
+        problems.append(
+            "RATELIMIT_STORAGE_URI must be set: redis://HOST:6379/0 to share limits between processes "
+            "and machines, or memory:// to accept that each process counts on its own"
+        )
+    if config["EMAIL_BACKEND"] == "smtp" and config.get("SMTP_PASSWORD") and not config.get("SMTP_STARTTLS"):
+        problems.append(
+            "SMTP_STARTTLS must be on when SMTP_PASSWORD is set (the password would cross in clear)"
+        )
+    if config.get("OIDC_ISSUER") and not config["OIDC_ISSUER"].startswith("https://"):
+        problems.append("OIDC_ISSUER must be an https:// address")
+    return problems
+
+
+def _sign_in_problems(config) -> list[str]:
+    problems = []
+    if config.get("OIDC_ISSUER"):
+        missing = [name for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET") if not config.get(name)]
+        if missing:
+            problems.append(f"OIDC_ISSUER is set but {' and '.join(missing)} is not")
+    elif not config.get("PASSWORD_SIGN_IN", True):
+        problems.append("PASSWORD_SIGN_IN is off but OIDC_ISSUER is not set: nobody could sign in")
+    if config.get("OIDC_ROLE_CLAIM", "roles") not in OIDC_ROLE_CLAIMS:
+        problems.append(f"OIDC_ROLE_CLAIM must be {' or '.join(OIDC_ROLE_CLAIMS)}")
+    from responder.accounts.claim_mapping import ClaimMappingError, claim_mapping_from_config
+
+    try:
+        claim_mapping_from_config(config)
+    except ClaimMappingError as error:
+        problems.append(str(error))
+    return problems
 
 
 def _sending_problems(config) -> list[str]:
-    problems = []
-    try:
-        check_backend_settings(config)
-    except ConfigurationError as error:
-        problems.append(str(error))
+    problems = backend_setting_problems(config)
     timeout, lease = config["MESSAGE_SEND_TIMEOUT_SECONDS"], config["MESSAGE_LEASE_SECONDS"]
     if timeout < 1 or lease < 2 * timeout + 5:
         # A takeover must never start while the first sender may still be asking the provider.

@@ -8,8 +8,10 @@ from flask import Flask
 def register(app: Flask) -> None:
     from responder.scheduling.runtime import init_app as init_embedded_scheduler
     from responder.web import (
+        account,
         acks,
         admin,
+        admin_users,
         api,
         auth,
         dev,
@@ -20,7 +22,9 @@ def register(app: Flask) -> None:
         input_guard,
         notify_callbacks,
         security,
+        single_sign_on,
         sms_inbound,
+        two_factor,
         webhooks,
     )
     from responder.web.check_ins import bp as check_ins_bp
@@ -31,6 +35,10 @@ def register(app: Flask) -> None:
 
     auth.init_app(app)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(two_factor.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(single_sign_on.bp)
+    app.register_blueprint(admin_users.bp)
     app.register_blueprint(incidents.bp)
     app.register_blueprint(incident_actions.bp)
     app.register_blueprint(admin.bp)

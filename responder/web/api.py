@@ -31,12 +31,11 @@ def _bearer_user() -> User | None:
     if scheme.lower() != "bearer" or not raw.strip():
         return None
     digest = hashlib.sha256(raw.strip().encode("utf-8")).hexdigest()
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-    )
-    if token is None or not token.user.active:
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    now = now_utc()
+    if token is None or not token.usable_at(now) or not token.user.active:
         return None
-    token.last_used_at = now_utc()
+    token.last_used_at = now
     return token.user
 
 

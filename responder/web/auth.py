@@ -1,26 +1,36 @@
-"""Staff sign-in and sign-out."""
+"""Staff sign-in and sign-out: password (then the second factor), or single sign-on."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovPasswordInput, GovSubmitInput, GovTextInput
-from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import InputRequired
 
-from responder.clock import as_utc, now_utc
-from responder.extensions import db, limiter, login_manager
-from responder.models import User
-from responder.models.users import burn_password_check
-from responder.unit_of_work import keep_writes_on_refusal
+from responder.accounts import sessions, sign_in
+from responder.extensions import login_manager
+from responder.models import SignInMethod
+from responder.unit_of_work import keep_writes_on_refusal, retried_on_conflict
+from responder.web import sign_in_flow
+from responder.web.sign_in_flow import client_network, complete_sign_in
 
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = "Enter a correct email address and password"
+PASSWORDS_OFF = "Sign in with your council account: Responder passwords are turned off"
 
 
 class LoginForm(FlaskForm):
@@ -43,73 +53,60 @@ def init_app(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
-
-
-# After this many failures in a row an account waits before it may try again,
-# twice as long after each further failure (capped), whatever the password.
-FREE_ATTEMPTS = 5
-FIRST_LOCK = timedelta(minutes=1)
-LONGEST_LOCK = timedelta(hours=1)
-
-
-def authenticate(email: str, password: str) -> User | None:
-    """The user for these credentials, taking the same time whether or not the email exists.
-
-    A locked account gets the same generic answer as a wrong password, so
-    guessing learns nothing; the lock lifts by itself.
-    """
-    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-    if user is None:
-        burn_password_check(password)
-        return None
-    now = now_utc()
-    if user.locked_until is not None and as_utc(user.locked_until) > now:
-        burn_password_check(password)
-        return None
-    if not user.check_password(password) or not user.active:
-        user.failed_logins += 1
-        if user.failed_logins >= FREE_ATTEMPTS:
-            lock = FIRST_LOCK * 2 ** (user.failed_logins - FREE_ATTEMPTS)
-            user.locked_until = now + min(lock, LONGEST_LOCK)
-        keep_writes_on_refusal()  # the failure counts although the answer is 401
-        return None
-    user.failed_logins, user.locked_until = 0, None
-    return user
+def load_user(user_id: str):
+    return sign_in_flow.load_signed_in_user(user_id)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+@retried_on_conflict
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("incidents.index"))
     form = LoginForm()
-    error = None
-    if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
-        if user is not None:
-            next_url = session.get("next") or request.args.get("next")
-            session.clear()  # a fresh session on sign-in: no fixation
-            login_user(user)
-            session.permanent = True
-            return redirect(_safe_next(next_url) or url_for("incidents.index"))
-        error = LOGIN_FAILED
-    return render_template("auth/login.html", form=form, error=error), 200 if error is None else 401
+    if request.method == "POST" and not current_app.config["PASSWORD_SIGN_IN"]:
+        return _login_page(form, PASSWORDS_OFF, 403)
+    if not form.validate_on_submit():
+        return _login_page(form, None, 200 if not form.is_submitted() else 422)
+    attempt = sign_in.attempt_password(form.email.data, form.password.data, client_network())
+    if attempt.wait_seconds:
+        return too_many_attempts(form, attempt.wait_seconds)
+    if attempt.user is None:
+        keep_writes_on_refusal()  # the failure counts although the answer is 401
+        return _login_page(form, LOGIN_FAILED, 401)
+    return _after_password(attempt.user, request.args.get("next"))
+
+
+def _after_password(user, next_url: str | None):
+    if user.has_two_factor:
+        sign_in_flow.begin_pending(user, next_url, enrol=False)
+        return redirect(url_for("two_factor.code"))
+    if sign_in_flow.mfa_required():
+        sign_in_flow.begin_pending(user, next_url, enrol=True)
+        return redirect(url_for("two_factor.set_up"))
+    return complete_sign_in(user, SignInMethod.PASSWORD, next_url)
+
+
+def _login_page(form: LoginForm, error: str | None, status: int):
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+def too_many_attempts(form, wait_seconds: int, template: str = "auth/login.html"):
+    """429 with Retry-After: this address has been failing; nobody else is affected."""
+    minutes = -(-wait_seconds // 60)
+    wait = f"{wait_seconds} seconds" if wait_seconds < 60 else f"{minutes} minute{'s' if minutes > 1 else ''}"
+    error = f"Too many attempts that did not work from this network. Wait {wait}, then try again"
+    response = current_app.make_response((render_template(template, form=form, error=error), 429))
+    response.headers["Retry-After"] = str(wait_seconds)
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    record = g.get("staff_session")
+    if record is not None:
+        sessions.end_session(record)  # a copy of this cookie stops working too
     logout_user()
     session.clear()
     flash("You have signed out", "success")
     return redirect(url_for("auth.login"))
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never redirect a user off the service."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None

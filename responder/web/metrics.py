@@ -2,9 +2,9 @@
 
 Read from the database at each scrape (responder.operations.service_state), so every
 web process gives the same answer. Protected: with ``METRICS_TOKEN`` set, a
-scraper sends ``Authorization: Bearer <token>``; without one, only a
-request made directly from this machine's loopback (not through a proxy)
-is answered.
+scraper sends ``Authorization: Bearer <token>``. Production answers nobody
+without it; elsewhere, without one, only a request made directly from this
+machine's loopback and carrying no proxy header at all is answered.
 """
 
 from __future__ import annotations
@@ -21,6 +21,24 @@ from responder.clock import now_utc
 from responder.operations import service_state
 
 bp = Blueprint("metrics", __name__)
+
+# Headers that reverse proxies add (standard and vendor ones). Behind any proxy every
+# request comes from loopback, so a request carrying one is never "local".
+PROXY_HEADERS = frozenset(
+    {
+        "forwarded",
+        "via",
+        "x-real-ip",
+        "x-client-ip",
+        "client-ip",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "fastly-client-ip",
+        "x-cluster-client-ip",
+        "x-original-forwarded-for",
+        "x-proxyuser-ip",
+    }
+)
 
 # Seconds: an acknowledgement within a minute ... and the tail past the usual 15-minute target.
 ACK_BUCKETS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
@@ -42,13 +60,19 @@ def _may_read_metrics() -> bool:
     if token:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
-    # Through a proxy every request may come from loopback: a forwarded request is never "local".
-    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+    if current_app.config.get("ENV_NAME") == "production":
+        return False
+    if any(_is_proxy_header(name) for name, _value in request.headers.items()):
         return False
     try:
         return ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:
         return False
+
+
+def _is_proxy_header(name: str) -> bool:
+    name = name.lower()
+    return name in PROXY_HEADERS or name.startswith(("x-forwarded-", "x-original-"))
 
 
 class ServiceCollector:

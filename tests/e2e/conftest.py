@@ -54,6 +54,7 @@ LIVE_UPDATE_MS = 20_000
 DEMO_PASSWORDS = {
     "officer@example.org": "officer-demo-password",
     "manager@example.org": "manager-demo-password",
+    "admin@example.org": "admin-demo-password",
 }
 LINK = re.compile(r"https?://\S+/(?P<kind>[ac])/(?P<token>[A-Za-z0-9_\-]+)")
 

@@ -19,6 +19,7 @@ CANARIES = {
     "acknowledgement note": "E2E-LOG-CANARY-NOTE on my way",
     "check-in update": "E2E-LOG-CANARY-UPDATE youth workers on site",
     "check-in needs": "E2E-LOG-CANARY-NEEDS a room for a vigil",
+    "a query string": "E2E-LOG-CANARY-QUERY",
 }
 LOG_WAIT_SECONDS = 10
 
@@ -45,8 +46,9 @@ def test_the_server_log_holds_no_secret_token_password_or_personal_field(
     officer = sign_in("officer@example.org")
     officer.goto(f"/incidents/{reference}")
     expect(officer.locator("#timeline-events")).to_contain_text(CANARIES["check-in update"])
+    officer.goto(f"/incidents/{reference}?order=oldest&q={CANARIES['a query string']}")
 
-    log = wait_for_log_line(live_server, f"GET /incidents/{reference} ")
+    log = wait_for_log_line(live_server, f"GET /incidents/{reference}?[redacted]")
     assert "/a/[redacted]" in log and "/c/[redacted]" in log, "link requests were not logged at all"
     lead_contact = contacts["bham-youth-lead"]
     personal = {f"the lead's {field}": lead_contact[field] for field in ("name", "phone", "email")}
