@@ -21,6 +21,7 @@ from responder.models import (
     TimelineEvent,
 )
 from responder.notify.outbox import rendered_body
+from tests.timeline_words import said
 
 from .conftest import is_postgres
 
@@ -94,8 +95,8 @@ def test_acknowledge_covers_the_agency_once_and_repeating_is_harmless(client, in
     assert activation.state == "covered" and activation.acknowledged_by.key == "bham-youth-lead"
     events = db.session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "acknowledged")).all()
     assert len(events) == 1
-    assert "acknowledged by" in events[0].detail and "by link" in events[0].detail
-    assert "There by 23:30" in events[0].detail and events[0].channel == "link"
+    assert "acknowledged by" in said(events[0]) and "by link" in said(events[0])
+    assert "There by 23:30" in said(events[0]) and events[0].channel == "link"
     before = state_of_the_world()
     again = client.post(path, data={"action": "acknowledge"}, follow_redirects=True).get_data(as_text=True)
     assert "was already covered: acknowledged by" in again
@@ -132,9 +133,17 @@ def test_a_decline_by_the_lead_alerts_the_deputy_at_once(client, incident):
     kinds = [e.kind for e in db.session.scalars(select(TimelineEvent).order_by(TimelineEvent.id))]
     assert kinds.index("declined") < kinds.index("escalated")
     escalated = db.session.scalar(select(TimelineEvent).where(TimelineEvent.kind == "escalated"))
-    assert "alerted the deputy (bham-youth-deputy) because the lead declined" in escalated.detail
+    deputy = activation.deputy_contact.name
+    assert (
+        said(escalated)
+        == f"Birmingham Youth Service: alerted the deputy, {deputy}, because the lead declined"
+    )
+    assert (
+        said(escalated, redacted=True)
+        == "Birmingham Youth Service: alerted the deputy because the lead declined"
+    )
     declined = db.session.scalar(select(TimelineEvent).where(TimelineEvent.kind == "declined"))
-    assert "Unavailable: on leave" in declined.detail
+    assert "Unavailable: on leave" in said(declined)
     # The duty manager is texted about a decline.
     assert db.session.scalar(
         select(Message).where(Message.kind == "response_notice", Message.channel == "sms")

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from responder.extensions import db
 from responder.models import Channel, EventKind, Message, MessageState, TimelineEvent
 from responder.notify.dispatcher import stop_dispatcher
+from tests.timeline_words import said
 
 from .conftest import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
 
@@ -41,7 +42,7 @@ def test_every_lead_gets_one_sms_and_one_email(
     assert all(m.provider_id.startswith("SM") for m in sms)
     assert len(events(EventKind.MESSAGE_SENT)) == 20
     sent_event = events(EventKind.MESSAGE_SENT)[0]
-    assert sent_event.incident_id == incident.id and "handed to" in sent_event.detail
+    assert sent_event.incident_id == incident.id and "handed to" in said(sent_event)
 
 
 def test_twilio_requests_carry_the_account_credentials_and_the_status_callback(

@@ -26,6 +26,7 @@ from responder.models import (
 from responder.notify.outbox import rendered_body
 from responder.scheduling import cancel_pending_escalations
 from responder.scheduling.firing import fire_due_actions
+from tests.timeline_words import said
 
 OPENED = datetime(2026, 11, 24, 21, 50, tzinfo=UTC)
 FIRST_CHECK_IN = OPENED + timedelta(hours=4)
@@ -126,7 +127,7 @@ def test_each_covering_agency_is_asked_by_sms_and_email_without_personal_data(in
     event = db.session.scalars(
         select(TimelineEvent).where(TimelineEvent.kind == EventKind.CHECK_IN_REQUESTED)
     ).one()
-    assert event.detail.startswith("Check-in 4 hours on sent to 2 covering agencies")
+    assert said(event).startswith("Check-in 4 hours on sent to 2 covering agencies")
 
 
 def test_opening_the_link_shows_the_form_and_changes_nothing(client, incident):
@@ -172,8 +173,8 @@ def test_the_answer_lands_on_the_timeline_and_updates_tension_and_offers(client,
     received = db.session.scalars(
         select(TimelineEvent).where(TimelineEvent.kind == EventKind.CHECK_IN_RECEIVED)
     ).one()
-    assert (
-        "two young people engaged" in received.detail and "Police presence near the school" in received.detail
+    assert "two young people engaged" in said(received) and "Police presence near the school" in said(
+        received
     )
     # Answered: its reminder will not go.
     reminder = db.session.scalars(select(TimedAction).where(TimedAction.check_in_id == check_in.id)).one()
@@ -288,7 +289,7 @@ def test_no_answer_gets_one_reminder_then_is_flagged_for_the_manager(client, inc
     missed = db.session.scalars(
         select(TimelineEvent).where(TimelineEvent.kind == EventKind.CHECK_IN_MISSED)
     ).all()
-    assert any("Birmingham Youth Service: the 4 hours check-in is missed" in e.detail for e in missed)
+    assert any("Birmingham Youth Service: the 4 hours check-in is missed" in said(e) for e in missed)
 
     with freeze_time(FLAG + timedelta(minutes=1)):
         page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)

@@ -13,8 +13,9 @@ from sqlalchemy.exc import OperationalError
 
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models import Channel, Contact, EventKind, Message, MessageState, TimelineEvent
+from responder.models import Channel, Contact, EventKind, Message, MessageState
 from responder.notify.delivery import RetryPolicy
+from tests.timeline_words import sentences
 
 from .smtp_server import RecordingSmtpServer
 
@@ -31,11 +32,6 @@ def message_to(key: str, channel: str) -> Message:
         .join(Contact, Message.contact_id == Contact.id)
         .where(Contact.key == key, Message.channel == channel)
     )
-
-
-def timeline(kind: str) -> list[str]:
-    query = select(TimelineEvent.detail).where(TimelineEvent.kind == kind).order_by(TimelineEvent.id)
-    return list(db.session.scalars(query))
 
 
 def send_until_settled(send_outbox, passes: int = 20) -> None:
@@ -67,8 +63,8 @@ def test_an_outage_delays_alerts_but_loses_and_doubles_none(
     retried = [m for m in sms if m.attempts > 1]
     assert retried and all(m.last_error is None for m in sms)
     # Retries are for the message row, not the managers' timeline.
-    assert timeline(EventKind.MESSAGE_FAILED) == []
-    assert len(timeline(EventKind.MESSAGE_SENT)) == 20
+    assert sentences(EventKind.MESSAGE_FAILED) == []
+    assert len(sentences(EventKind.MESSAGE_SENT)) == 20
 
 
 def test_a_failed_attempt_is_visible_on_the_message_while_it_waits(
@@ -132,7 +128,9 @@ def test_a_message_gives_up_once_its_time_for_retrying_has_run_out(
     assert message.last_error == (
         "gave up after trying for 1 h; the last attempt: Twilio had a problem on its side (HTTP 503)"
     )
-    assert any("Birmingham Youth Service" in d and "gave up" in d for d in timeline(EventKind.MESSAGE_FAILED))
+    assert any(
+        "Birmingham Youth Service" in d and "gave up" in d for d in sentences(EventKind.MESSAGE_FAILED)
+    )
 
 
 def test_twilio_unreachable_is_retried(real_providers, make_incident, send_outbox):
@@ -167,7 +165,7 @@ def test_an_answer_that_comes_too_late_is_looked_up_not_sent_again(
     assert message.state == MessageState.SENT and message.unknown_since is None
     assert message.provider_id == next(m.sid for m in fake_twilio.created if m.to == lead_phone())
     assert len(fake_twilio.created) == 10 and fake_twilio.duplicates() == {}
-    assert any("found at Twilio" in d for d in timeline(EventKind.MESSAGE_SENT))
+    assert any("found at Twilio" in d for d in sentences(EventKind.MESSAGE_SENT))
 
 
 def test_a_connection_cut_after_the_message_was_created_is_looked_up_not_sent_again(
@@ -205,7 +203,7 @@ def test_a_busy_mail_server_is_retried(real_providers, make_incident, send_outbo
     make_incident()
     send_until_settled(send_outbox)
     assert Counter(len(smtp_server.received_by(m.recipient)) for m in _emails()) == {1: 10}
-    assert timeline(EventKind.MESSAGE_FAILED) == []
+    assert sentences(EventKind.MESSAGE_FAILED) == []
 
 
 def _emails() -> list[Message]:
@@ -237,10 +235,10 @@ def test_a_bad_number_fails_at_once_and_the_lead_is_reached_by_email(
     email = message_to(LEAD, Channel.EMAIL)
     assert email.state == MessageState.SENT
     assert len(smtp_server.received_by(email.recipient)) == 1
-    failed = [d for d in timeline(EventKind.MESSAGE_FAILED) if "Birmingham Youth Service" in d]
-    assert failed == [f"Alert SMS to {sms.contact.name} (Birmingham Youth Service) failed: {words}"]
-    assert timeline(EventKind.FELL_BACK_TO_EMAIL) == [
-        f"{sms.contact.name} (Birmingham Youth Service) reached by email instead: the SMS failed ({words})"
+    failed = [d for d in sentences(EventKind.MESSAGE_FAILED) if "Birmingham Youth Service" in d]
+    assert failed == [f"Alert SMS to {sms.contact.name}, Lead, Birmingham Youth Service failed: {words}"]
+    assert sentences(EventKind.FELL_BACK_TO_EMAIL) == [
+        f"{sms.contact.name}, Lead, Birmingham Youth Service reached by email instead: the SMS failed ({words})"
     ]
 
 
@@ -251,11 +249,11 @@ def test_no_email_fallback_is_claimed_before_the_email_has_gone(
     smtp_server.busy_for(100)
     make_incident()
     send_outbox()
-    assert timeline(EventKind.FELL_BACK_TO_EMAIL) == []
+    assert sentences(EventKind.FELL_BACK_TO_EMAIL) == []
 
     smtp_server.busy_for(0)
     send_outbox()
-    assert len(timeline(EventKind.FELL_BACK_TO_EMAIL)) == 1
+    assert len(sentences(EventKind.FELL_BACK_TO_EMAIL)) == 1
 
 
 def test_a_refused_email_address_fails_at_once(real_providers, make_incident, send_outbox, smtp_server):
@@ -266,7 +264,7 @@ def test_a_refused_email_address_fails_at_once(real_providers, make_incident, se
     email = message_to(LEAD, Channel.EMAIL)
     assert email.state == MessageState.FAILED and email.attempts == 1
     assert email.last_error.startswith("the mail server refused the address: 550")
-    assert timeline(EventKind.FELL_BACK_TO_EMAIL) == []
+    assert sentences(EventKind.FELL_BACK_TO_EMAIL) == []
 
 
 def test_the_incident_page_says_what_failed(
@@ -352,4 +350,4 @@ def test_a_refused_mail_login_is_retried_not_failed(real_providers, make_inciden
     email = message_to(LEAD, Channel.EMAIL)
     # Fixing the settings lets the retry succeed, so it is not the lead's failure.
     assert email.state == MessageState.PENDING and email.last_error
-    assert timeline(EventKind.MESSAGE_FAILED) == []
+    assert sentences(EventKind.MESSAGE_FAILED) == []

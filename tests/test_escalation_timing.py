@@ -22,6 +22,7 @@ from responder.models import (
 from responder.responses.escalation import alert_next_level
 from responder.scheduling import cancel_incident_actions, cancel_pending_escalations, reschedule_escalation
 from responder.scheduling.firing import fire_due_actions, fire_timed_action
+from tests.timeline_words import said
 
 # Tuesday 24 November 2026, 21:50 GMT.
 OPENED = datetime(2026, 11, 24, 21, 50, tzinfo=UTC)
@@ -101,8 +102,8 @@ def test_nobody_acknowledging_climbs_the_ladder_on_time_and_stops_after_the_top(
             TimelineEvent.kind == EventKind.ESCALATED, TimelineEvent.agency_key == activation.agency_key
         )
     ).one()
-    assert "deputy (bham-youth-deputy)" in event.detail
-    assert "nobody acknowledged within 15 minutes" in event.detail
+    assert f"alerted the deputy, {activation.deputy_contact.name}, because" in said(event)
+    assert "nobody acknowledged within 15 minutes" in said(event)
 
     fire_at(OPENED, minutes=29)
     assert alerted_roles(activation)[-1] == "bham-youth-deputy"
@@ -181,7 +182,7 @@ def test_closing_cancels_everything_pending(incident):
     event = db.session.scalars(
         select(TimelineEvent).where(TimelineEvent.kind == EventKind.ACTIONS_CANCELLED)
     ).one()
-    assert event.detail == f"{count} scheduled actions cancelled: the incident was closed"
+    assert said(event) == f"{count} scheduled actions cancelled: the incident was closed"
 
 
 def test_an_incident_standing_down_fires_nothing_more(incident):
@@ -207,7 +208,7 @@ def test_after_an_outage_each_overdue_action_fires_once_and_records_how_late(inc
     escalation_event = db.session.scalars(
         select(TimelineEvent).where(TimelineEvent.kind == EventKind.ESCALATED).order_by(TimelineEvent.id)
     ).first()
-    assert "this ran 25 h 45 min late" in escalation_event.detail
+    assert "this ran 25 h 45 min late" in said(escalation_event)
     # One escalation per agency, not one per missed interval: it resumes from there.
     activation = youth_service(incident)
     assert alerted_roles(activation) == ["bham-youth-lead", "bham-youth-deputy"]
@@ -241,4 +242,4 @@ def test_an_action_that_keeps_failing_is_marked_failed_on_the_timeline(incident,
     event = db.session.scalars(
         select(TimelineEvent).where(TimelineEvent.kind == EventKind.TIMED_ACTION_FAILED)
     ).one()
-    assert "needs doing by hand" in event.detail
+    assert "needs doing by hand" in said(event)

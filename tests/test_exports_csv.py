@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 
 from responder import timeline
 from responder.exports.chronology_csv import BOM, HEADER, chronology_csv, neutralise
-from responder.exports.redaction import for_incident
 from responder.extensions import db
-from responder.models import TimelineEvent
+from responder.models import EventKind, TimelineEvent
 from responder.models.audit import AuditEvent
+from responder.timeline.naming import naming_for
+from tests.timeline_words import said
 
 from .export_scenario import REVIEWED, T0, download, run_script, sign_in
 
@@ -51,12 +52,12 @@ def test_one_row_per_event_with_local_time_utc_actor_agency_channel_kind_detail(
         .where(TimelineEvent.incident_id == scripted.incident.id)
     )
     assert len(rows) - 1 == events  # the export's own event included
-    ack = next(row for row in rows if row[5] == "acknowledged" and row[3] == "Birmingham Youth Service")
+    ack = next(row for row in rows if row[5] == "Acknowledged" and row[3] == "Birmingham Youth Service")
     lead = next(a for a in scripted.incident.activations if a.agency_key == "bham-youth-service").lead_contact
     assert ack[:3] == [
         "2026-11-24 21:45:00 GMT",
         "2026-11-24T21:45:00Z",
-        f"{lead.name} – Lead, Birmingham Youth Service",
+        f"{lead.name}, Lead, Birmingham Youth Service",
     ]
     assert ack[4] == "link" and "covered: acknowledged by" in ack[6]
 
@@ -72,11 +73,11 @@ def test_rows_are_strictly_chronological_by_time_then_id(client, scripted, manag
     incident = scripted.incident
     # Recorded late but about earlier moments, and two events at the very same instant.
     with freeze_time(T0 + timedelta(minutes=2)):
-        timeline.record(incident, "update_posted", "same instant, written first")
-        timeline.record(incident, "update_posted", "same instant, written second")
+        timeline.record(incident, EventKind.UPDATE_POSTED, text="same instant, written first")
+        timeline.record(incident, EventKind.UPDATE_POSTED, text="same instant, written second")
     db.session.add(
         TimelineEvent(
-            incident=incident, at=T0 + timedelta(seconds=30), actor="system", kind="note", detail="backdated"
+            incident=incident, at=T0 + timedelta(seconds=30), kind=EventKind.UPDATE_POSTED, text="backdated"
         )
     )
     db.session.commit()
@@ -86,7 +87,7 @@ def test_rows_are_strictly_chronological_by_time_then_id(client, scripted, manag
     details = [row[6] for row in rows]
     assert details.index("same instant, written first") + 1 == details.index("same instant, written second")
     assert details.index("backdated") < details.index("same instant, written first")
-    assert rows[-1][5] == "exported"  # the review happened last
+    assert rows[-1][5] == "Exported"  # the review happened last
 
 
 def test_local_time_follows_british_summer_time(client, make_incident, send_outbox, make_user, login):
@@ -95,7 +96,7 @@ def test_local_time_follows_british_summer_time(client, make_incident, send_outb
     with freeze_time(july + timedelta(days=2)):
         login(make_user("manager"))
         rows = parse(client.get(f"/incidents/{scripted.reference}/export.csv"))
-    opened = next(row for row in rows if row[5] == "opened")
+    opened = next(row for row in rows if row[5] == "Opened")
     assert opened[:2] == ["2026-07-14 22:40:00 BST", "2026-07-14T21:40:00Z"]
 
 
@@ -103,7 +104,10 @@ def test_local_time_follows_british_summer_time(client, make_incident, send_outb
     "dangerous", ['=HYPERLINK("http://evil")', "+44 7700", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
 )
 def test_formula_cells_are_neutralised(client, scripted, manager, dangerous):
-    timeline.record(scripted.incident, "opened", dangerous, actor="system")
+    # Written as stored (record() would strip the leading tab or return): the export must not trust it.
+    db.session.add(
+        TimelineEvent(incident=scripted.incident, at=REVIEWED, kind=EventKind.UPDATE_POSTED, text=dangerous)
+    )
     db.session.commit()
     rows = parse(download(client, f"/incidents/{scripted.reference}/export.csv"))
     assert "'" + dangerous in [row[6] for row in rows]
@@ -127,16 +131,15 @@ def test_the_export_streams_in_chunks(client, make_incident, manager):
             {
                 "incident_id": incident.id,
                 "at": T0 + timedelta(seconds=i),
-                "actor": "system",
-                "kind": "note",
-                "detail": f"event {i} " + "x" * 80,
+                "kind": EventKind.UPDATE_POSTED,
+                "data": {},
+                "text": f"event {i} " + "x" * 80,
             }
             for i in range(3000)
         ],
     )
     db.session.commit()
-    redaction = for_incident(incident, redacted=False)
-    chunks = list(chronology_csv(incident, redaction))
+    chunks = list(chronology_csv(incident, naming_for(incident, redacted=False)))
     assert len(chunks) > 3
     assert sum(chunk.count(b"\r\n") for chunk in chunks) >= 3001
     with freeze_time(REVIEWED):
@@ -156,9 +159,9 @@ def test_each_export_is_on_the_timeline_and_in_the_access_log(client, scripted, 
             TimelineEvent.incident_id == scripted.incident.id, TimelineEvent.kind == "exported"
         )
     )
-    assert event.actor == f"user:{manager.email}"
+    assert event.actor_user_id == manager.id
     assert event.at == REVIEWED
     assert event.data == {"format": "csv", "variant": "redacted"}
-    assert "chronology (CSV), redacted" in event.detail
+    assert said(event) == "Exported the chronology (CSV), redacted version"
     audit = db.session.scalar(select(AuditEvent).where(AuditEvent.incident_id == scripted.incident.id))
     assert (audit.user_id, audit.action, audit.detail) == (manager.id, "exported", "csv (redacted)")

@@ -11,10 +11,10 @@ import pytest
 from freezegun import freeze_time
 from pypdf import PdfReader
 
-from responder.exports.redaction import for_incident
 from responder.exports.report import build_report
 from responder.models.reviews import RagStatus, ReviewNoteKind
 from responder.reviews import learning_review as reviews
+from responder.timeline.naming import naming_for
 
 from .export_scenario import LOCATION, REVIEWED, SUMMARY, download, run_script, sign_in
 
@@ -129,7 +129,7 @@ def test_the_printable_page_has_the_same_content_and_a_chart_image(client, revie
 
 
 def test_both_renderers_share_one_report(app, reviewed):
-    report = build_report(reviewed.incident, for_incident(reviewed.incident, redacted=False))
+    report = build_report(reviewed.incident, naming_for(reviewed.incident, redacted=False))
     assert dict(report.summary)["Reference"] == reviewed.reference
     assert [title for title, _ in report.review_sections] == [
         "Key practice episodes",

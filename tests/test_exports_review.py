@@ -12,6 +12,7 @@ from sqlalchemy import select
 from responder.extensions import db
 from responder.models import TimelineEvent
 from responder.models.reviews import ReviewAction, ReviewNote
+from tests.timeline_words import said
 
 from .conftest import PASSWORD
 from .export_scenario import REVIEWED, T0, sign_in
@@ -63,9 +64,7 @@ def test_adding_a_lesson(client, incident, manager):
         REVIEWED,
     )
     event = db.session.scalar(select(TimelineEvent).where(TimelineEvent.kind == "review_updated"))
-    assert (
-        event.detail == "Learning review: lesson identified added"
-    )  # the text itself stays off the timeline
+    assert said(event) == "Learning review: lesson identified added"  # the text itself stays off the timeline
     with freeze_time(REVIEWED):
         assert NOTE["note-text"] in client.get(f"/incidents/{incident.reference}/review").get_data(
             as_text=True

@@ -13,9 +13,10 @@ from sqlalchemy import select
 from responder import create_app
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models import Channel, Contact, EventKind, Message, MessageState, ProviderStatus, TimelineEvent
+from responder.models import Channel, Contact, EventKind, Message, MessageState, ProviderStatus
 from responder.notify.backends import ConfigurationError, check_backend_settings
 from responder.notify.govuk_notify import reference_for
+from tests.timeline_words import sentences
 
 from .conftest import NOTIFY_API_KEY, notify_settings
 from .fake_notify import EMAIL_TEMPLATE_ID, SMS_TEMPLATE_ID
@@ -33,11 +34,6 @@ def message_to(key: str, channel: str) -> Message:
 
 def messages(channel: str) -> list[Message]:
     return list(db.session.scalars(select(Message).where(Message.channel == channel).order_by(Message.id)))
-
-
-def timeline(kind: str) -> list[str]:
-    query = select(TimelineEvent.detail).where(TimelineEvent.kind == kind).order_by(TimelineEvent.id)
-    return list(db.session.scalars(query))
 
 
 @pytest.fixture
@@ -83,7 +79,7 @@ def test_alerts_go_through_the_generic_templates_with_their_own_reference(
     assert email.type == "email" and email.template_id == EMAIL_TEMPLATE_ID
     assert email.personalisation["subject"] == message_to(LEAD, Channel.EMAIL).subject
     assert "http://responder.test/a/" in email.personalisation["body"]
-    assert any(d.endswith("handed to GOV.UK Notify") for d in timeline(EventKind.MESSAGE_SENT))
+    assert any(d.endswith("handed to GOV.UK Notify") for d in sentences(EventKind.MESSAGE_SENT))
 
 
 def test_the_reference_names_the_outbox_row_and_when_it_was_queued(notify_providers, make_incident):
@@ -103,7 +99,7 @@ def test_a_request_signed_with_another_key_is_refused_and_retried_not_failed(
     sms = message_to(LEAD, Channel.SMS)
     assert sms.state == MessageState.PENDING
     assert sms.last_error.startswith("GOV.UK Notify refused Responder's API key (check NOTIFY_API_KEY")
-    assert timeline(EventKind.MESSAGE_FAILED) == []
+    assert sentences(EventKind.MESSAGE_FAILED) == []
 
 
 def test_a_template_notify_does_not_know_is_retried_and_named(
@@ -136,11 +132,11 @@ def test_a_recipient_notify_refuses_fails_at_once(
     words = "phone_number Not a UK mobile number" if channel == Channel.SMS else "email_address Not a valid"
     assert message.state == MessageState.FAILED and message.attempts == 1
     assert message.last_error.startswith(f"GOV.UK Notify refused the recipient: {words}")
-    failed = [d for d in timeline(EventKind.MESSAGE_FAILED) if "Birmingham Youth Service" in d]
+    failed = [d for d in sentences(EventKind.MESSAGE_FAILED) if "Birmingham Youth Service" in d]
     assert len(failed) == 1 and "GOV.UK Notify refused the recipient" in failed[0]
     if channel == Channel.SMS:
         assert message_to(LEAD, Channel.EMAIL).state == MessageState.SENT
-        assert len(timeline(EventKind.FELL_BACK_TO_EMAIL)) == 1
+        assert len(sentences(EventKind.FELL_BACK_TO_EMAIL)) == 1
     # A wrong number or address is the recipient's, not Notify's health.
     status = db.session.get(ProviderStatus, channel)
     assert status is None or status.failing_since is None
@@ -163,7 +159,7 @@ def test_a_429_storm_delays_messages_but_loses_and_doubles_none(
     assert Counter(n.type for n in fake_notify.created) == {"sms": 10, "email": 10}
     assert fake_notify.duplicates() == {}
     assert all(m.state == MessageState.SENT for m in messages(Channel.SMS) + messages(Channel.EMAIL))
-    assert timeline(EventKind.MESSAGE_FAILED) == []
+    assert sentences(EventKind.MESSAGE_FAILED) == []
     assert db.session.get(ProviderStatus, Channel.SMS).failing_since is None
 
 
@@ -212,7 +208,7 @@ def test_an_answer_that_comes_too_late_is_looked_up_not_sent_again(
     assert sms.state == MessageState.SENT and sms.unknown_since is None
     assert sms.provider_id == next(n.id for n in fake_notify.created if n.reference == reference_for(sms))
     assert len(fake_notify.created) == 20 and fake_notify.duplicates() == {}
-    assert len([d for d in timeline(EventKind.MESSAGE_SENT) if "found at GOV.UK Notify" in d]) == 20
+    assert len([d for d in sentences(EventKind.MESSAGE_SENT) if "found at GOV.UK Notify" in d]) == 20
     lookups = [r for r in fake_notify.requests if r.method == "GET"]
     assert len(lookups) == 20 and all("reference=responder-" in r.path for r in lookups)
 

@@ -14,6 +14,7 @@ from responder.playbooks import IncidentFacts, plan_response
 from responder.playbooks.registry import current_playbooks
 from responder.responses import activations
 from responder.responses.activations import ActivationError
+from tests.timeline_words import said
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_the_first_agency_covering_makes_the_incident_active(incident):
     assert incident.status == "open"
     cover(incident.activations[0])
     assert incident.status == "active"
-    assert "Status changed from open to active" in events("status_changed")[0].detail
+    assert "Status changed from open to active" in said(events("status_changed")[0])
 
 
 def test_standing_down_thanks_covering_agencies_and_stops_escalations(incident, officer):
@@ -75,7 +76,7 @@ def test_standing_down_thanks_covering_agencies_and_stops_escalations(incident, 
     assert escalations and all(action.state == "cancelled" for action in escalations)
     # Check-ins and deadlines carry on after standing down.
     assert pending_actions(incident) > 0
-    assert "Community calm, suspects charged" in events("status_changed")[-1].detail
+    assert "Community calm, suspects charged" in said(events("status_changed")[-1])
 
 
 def test_closing_needs_a_manager(incident, officer):
@@ -125,11 +126,12 @@ def test_updates_tension_and_meetings_go_on_the_timeline(incident, officer):
     lifecycle.record_meeting(
         incident, officer, "24-hour strategy meeting", ["WMP", "Youth Service"], ["Patrols"]
     )
-    assert events("update_posted")[0].detail == "Vigil planned for Saturday"
+    assert said(events("update_posted")[0]) == "Vigil planned for Saturday"
     assert incident.tension == "critical"
-    assert "from medium to critical" in events("tension_changed")[-1].detail
+    assert "from medium to critical" in said(events("tension_changed")[-1])
     meeting = events("meeting_recorded")[0]
-    assert meeting.data["attendees"] == ["WMP", "Youth Service"] and "Actions: Patrols." in meeting.detail
+    assert meeting.data == {"attendees": 2, "actions": 1} and "Actions: Patrols." in said(meeting)
+    assert said(meeting, redacted=True) == "Meeting recorded (2 attendees, 1 action); notes withheld"
     with pytest.raises(LifecycleError, match="already critical"):
         lifecycle.change_tension(incident, officer, "critical", "same")
 
@@ -156,7 +158,7 @@ def test_resend_goes_to_whoever_holds_the_alert(incident, officer):
 def test_an_agency_from_the_playbook_can_be_added_once(incident, officer):
     added = activations.add_playbook_agency(incident, officer, "bham-communications", "Media interest")
     assert added.state == "alerted" and added.reply_code
-    assert "added by hand: Media interest" in events("agency_added")[0].detail
+    assert "added: Media interest" in said(events("agency_added")[0])
     with pytest.raises(ActivationError, match="already activated"):
         activations.add_playbook_agency(incident, officer, "bham-communications", "again")
 
@@ -173,9 +175,8 @@ def test_an_ad_hoc_agency_needs_a_lawful_basis_and_a_known_contact(incident, off
     added = activations.add_ad_hoc_agency(
         incident, officer, "Mosque committee", "bham-csp-lead", "consent", "liaison"
     )
-    assert (
-        added.agency_key == "adhoc-mosque-committee"
-        and "sharing basis: Consent" in events("agency_added")[0].detail
+    assert added.agency_key == "adhoc-mosque-committee" and "sharing basis: Consent" in said(
+        events("agency_added")[0]
     )
 
 
@@ -199,7 +200,7 @@ def test_a_second_local_authority_adds_its_agencies_without_alerting_shared_ones
     alerts_after = db.session.scalar(select(func.count()).select_from(Message).where(Message.kind == "alert"))
     assert alerts_after - alerts_before == 2 * len(added)
     if shared:
-        assert "already active were not alerted again" in events("area_added")[0].detail
+        assert "already active were not alerted again" in said(events("area_added")[0])
     assert "sandwell" in incident.playbook_snapshot["additional"]
     with pytest.raises(ActivationError, match="already part of this incident"):
         activations.add_local_authority(incident, officer, "sandwell", "again")

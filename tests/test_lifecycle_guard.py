@@ -14,6 +14,7 @@ from responder.incidents.guard import LifecycleError
 from responder.models import ActivationState, EventKind, Message, ResponseChannel, TimelineEvent
 from responder.responses import activations
 from responder.responses.acknowledgements import acknowledge, decline
+from tests.timeline_words import said
 
 from .conftest import PASSWORD
 
@@ -24,14 +25,13 @@ NOT_GUARDED = {
     "lifecycle.resume": "a status change: the transition table decides",
     "lifecycle.close": "a status change: the transition table decides",
     "lifecycle.mark_active": "called by an acknowledgement, which the guard has let through",
+    "lifecycle.record_opening_tension": "part of a guarded tension change or check-in answer",
     "activations.activate_agencies": "part of opening, or of a guarded addition",
     "activations.offer_support": "part of opening, or of a guarded addition",
     "check_ins.send_check_in_round": "a timed action: the scheduler skips closed and stood-down incidents",
     "check_ins.remind_check_in": "a timed action",
     "check_ins.flag_missed_check_in": "a timed action",
     # Reading, not changing:
-    "activations.playbook_agencies": "reads",
-    "activations.playbook_offers": "reads",
     "check_ins.overdue_check_ins": "reads",
     "check_ins.tension_trend": "reads",
     "check_ins.unanswered_check_ins": "reads",
@@ -145,7 +145,7 @@ def test_an_acknowledgement_after_the_stand_down_is_thanked_not_counted(standing
     late = db.session.scalars(
         select(TimelineEvent).where(TimelineEvent.kind == EventKind.LATE_RESPONSE)
     ).all()
-    assert len(late) == 1 and "standing down" in late[0].detail
+    assert len(late) == 1 and "standing down" in said(late[0])
 
 
 def test_a_decline_after_the_stand_down_hands_nothing_on(standing_down):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import sqlalchemy as sa
@@ -45,4 +46,114 @@ def test_migrations_build_the_models_schema_and_downgrade_cleanly(tmp_path):
         downgrade(revision="base")
         assert sa.inspect(db.engine).get_table_names() == ["alembic_version"]
         upgrade()
+        db.engine.dispose()
+
+
+BEFORE_STRUCTURED_TIMELINE = "d12e926f81f3"
+OLD_EVENTS = [
+    # (actor, kind, detail, data)
+    ("user:officer@example.org", "opened", "Incident opened: stabbing in Birmingham; 5 agencies", None),
+    (
+        "contact:bham-youth-lead",
+        "acknowledged",
+        "Covered: acknowledged by Zebedee Quartermaine by link",
+        None,
+    ),
+    ("user:officer@example.org", "update_posted", "Vigil planned for Saturday", None),
+    (
+        "user:officer@example.org",
+        "status_changed",
+        "Status changed from open to active: Calm now",
+        {"from": "open", "to": "active"},
+    ),
+    ("system", "something_retired", "An old kind of event", None),
+]
+
+
+def _old_rows(conn, frozen: dict) -> None:
+    """A user, a contact, an incident and its timeline as the schema before the structured timeline held them."""
+    conn.execute(
+        sa.text(
+            "INSERT INTO users (id, email, name, role, password_hash, active, created_at, failed_logins, sso_managed) "
+            "VALUES (1, 'officer@example.org', 'Olu Officer', 'officer', 'x', true, '2026-11-01 10:00:00', 0, false)"
+        )
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO contacts (id, key, name, phone, email, local_authority, active, updated_at) VALUES "
+            "(1, 'bham-youth-lead', 'Zebedee Quartermaine', '+447700900001', 'z@example.org', 'birmingham', true, "
+            "'2026-11-01 10:00:00')"
+        )
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO incidents (id, reference, local_authority, type, occurred_at, location, summary, school_link, "
+            "tension, exercise, status, opened_by_id, opened_at, playbook_snapshot, playbook_hash) VALUES "
+            "(1, 'BHM-2026-0001', 'birmingham', 'stabbing', '2026-11-01 09:00:00', 'Somewhere', 'Something', false, "
+            "'medium', false, 'active', 1, '2026-11-01 10:00:00', :frozen, 'abc')"
+        ),
+        {"frozen": json.dumps(frozen)},
+    )
+    for number, (actor, kind, detail, data) in enumerate(OLD_EVENTS, start=1):
+        conn.execute(
+            sa.text(
+                "INSERT INTO timeline_events (id, incident_id, at, actor, kind, detail, data) "
+                "VALUES (:id, 1, '2026-11-01 10:00:00', :actor, :kind, :detail, :data)"
+            ),
+            {
+                "id": number,
+                "actor": actor,
+                "kind": kind,
+                "detail": detail,
+                "data": json.dumps(data) if data else None,
+            },
+        )
+
+
+def test_the_structured_timeline_migration_keeps_existing_sentences_and_withholds_them_when_redacted(
+    tmp_path,
+):
+    from responder.models import EventKind, Incident, TimelineEvent
+    from responder.playbooks import snapshot
+    from responder.playbooks.registry import current_playbooks
+    from responder.timeline.naming import naming_for
+    from responder.timeline.render import sentence, who
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": _scratch_url(tmp_path)})
+    with app.app_context():
+        upgrade(revision=BEFORE_STRUCTURED_TIMELINE)
+        with db.engine.begin() as conn:
+            _old_rows(conn, snapshot(current_playbooks(), "birmingham")[0])
+        upgrade()
+        incident = db.session.get(Incident, 1)
+        events = {event.id: event for event in db.session.scalars(sa.select(TimelineEvent))}
+        full, redacted = naming_for(incident, redacted=False), naming_for(incident, redacted=True)
+
+        opened, acknowledged, update, status, retired = (events[n] for n in range(1, 6))
+        assert opened.actor_user_id == 1 and opened.data == {"legacy": True}
+        assert sentence(opened, full) == OLD_EVENTS[0][2] and sentence(opened, redacted) == "[withheld]"
+        assert who(opened, full) == "Olu Officer" and who(opened, redacted).startswith("Person ")
+        assert acknowledged.actor_contact_id == 1
+        assert "Zebedee" in sentence(acknowledged, full) and "Zebedee" not in sentence(acknowledged, redacted)
+        assert "Zebedee" not in who(acknowledged, redacted)
+        assert update.text == "Vigil planned for Saturday" and "legacy" not in update.data
+        assert (
+            sentence(update, full) == "Vigil planned for Saturday"
+            and sentence(update, redacted) == "[withheld]"
+        )
+        assert status.text == "Calm now" and status.data == {"from": "open", "to": "active"}
+        assert sentence(status, full) == "Status changed from open to active: Calm now"
+        assert sentence(status, redacted) == "Status changed from open to active: [withheld]"
+        assert retired.kind == EventKind.UPDATE_POSTED and retired.data["legacy_kind"] == "something_retired"
+        db.session.remove()
+
+        downgrade(revision=BEFORE_STRUCTURED_TIMELINE)
+        with db.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT actor, kind, detail FROM timeline_events ORDER BY id")).all()
+        assert [tuple(row) for row in rows] == [
+            (actor, kind, detail) for actor, kind, detail, _data in OLD_EVENTS[:3]
+        ] + [
+            ("user:officer@example.org", "status_changed", "Status changed: Calm now"),
+            ("system", "something_retired", "An old kind of event"),
+        ]
         db.engine.dispose()

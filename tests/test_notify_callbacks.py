@@ -20,6 +20,7 @@ from responder.models import (
     TimelineEvent,
 )
 from responder.notify.govuk_notify import reference_for
+from tests.timeline_words import sentences
 
 from .conftest import NOTIFY_CALLBACK_TOKEN
 
@@ -43,11 +44,6 @@ def lead_message(channel: str) -> Message:
         .join(Contact, Message.contact_id == Contact.id)
         .where(Contact.key == LEAD, Message.channel == channel)
     )
-
-
-def timeline(kind: str) -> list[str]:
-    query = select(TimelineEvent.detail).where(TimelineEvent.kind == kind).order_by(TimelineEvent.id)
-    return list(db.session.scalars(query))
 
 
 def receipt(message: Message, status: str, **changes) -> dict:
@@ -88,8 +84,8 @@ def test_a_delivered_receipt_marks_the_text_delivered(sent_alerts, client):
 
     sms = lead_message(Channel.SMS)
     assert sms.state == MessageState.DELIVERED and sms.provider_status == "delivered"
-    assert timeline(EventKind.MESSAGE_DELIVERED) == [
-        f"Alert SMS to {sms.contact.name} (Birmingham Youth Service) delivered to the phone"
+    assert sentences(EventKind.MESSAGE_DELIVERED) == [
+        f"Alert SMS to {sms.contact.name}, Lead, Birmingham Youth Service: delivered to the phone"
     ]
 
 
@@ -97,7 +93,7 @@ def test_a_delivered_email_receipt_says_the_mail_server_took_it(sent_alerts, cli
     email = lead_message(Channel.EMAIL)
     assert post(client, "status", receipt(email, "delivered"), GOOD).status_code == 200
     assert lead_message(Channel.EMAIL).state == MessageState.DELIVERED
-    assert timeline(EventKind.MESSAGE_DELIVERED)[0].endswith("delivered to the mail server")
+    assert sentences(EventKind.MESSAGE_DELIVERED)[0].endswith("delivered to the mail server")
 
 
 def test_a_permanent_failure_fails_the_text_and_says_the_lead_was_emailed(sent_alerts, client):
@@ -107,11 +103,11 @@ def test_a_permanent_failure_fails_the_text_and_says_the_lead_was_emailed(sent_a
     words = "the number does not exist or the network refused the text (GOV.UK Notify: permanent-failure)"
     assert sms.state == MessageState.FAILED and sms.last_error == words
     name = sms.contact.name
-    assert timeline(EventKind.MESSAGE_FAILED) == [
-        f"Alert SMS to {name} (Birmingham Youth Service) failed: {words}"
+    assert sentences(EventKind.MESSAGE_FAILED) == [
+        f"Alert SMS to {name}, Lead, Birmingham Youth Service failed: {words}"
     ]
-    assert timeline(EventKind.FELL_BACK_TO_EMAIL) == [
-        f"{name} (Birmingham Youth Service) reached by email instead: the SMS failed ({words})"
+    assert sentences(EventKind.FELL_BACK_TO_EMAIL) == [
+        f"{name}, Lead, Birmingham Youth Service reached by email instead: the SMS failed ({words})"
     ]
 
 
@@ -119,7 +115,7 @@ def test_a_permanent_failure_fails_the_text_and_says_the_lead_was_emailed(sent_a
 def test_a_receipt_without_the_token_is_refused_and_changes_nothing(sent_alerts, client, headers):
     assert post(client, "status", receipt(sent_alerts, "permanent-failure"), headers).status_code == 403
     assert lead_message(Channel.SMS).state == MessageState.SENT
-    assert timeline(EventKind.MESSAGE_FAILED) == []
+    assert sentences(EventKind.MESSAGE_FAILED) == []
 
 
 def test_receipts_are_refused_when_no_callback_token_is_configured(sent_alerts, client):
@@ -139,7 +135,7 @@ def test_a_replayed_or_late_receipt_never_undoes_delivery(sent_alerts, client):
     assert post(client, "status", receipt(sent_alerts, "temporary-failure"), GOOD).status_code == 200
 
     assert lead_message(Channel.SMS).state == MessageState.DELIVERED
-    assert len(timeline(EventKind.MESSAGE_DELIVERED)) == 1 and timeline(EventKind.MESSAGE_FAILED) == []
+    assert len(sentences(EventKind.MESSAGE_DELIVERED)) == 1 and sentences(EventKind.MESSAGE_FAILED) == []
 
 
 @pytest.mark.parametrize(
@@ -155,7 +151,7 @@ def test_a_receipt_for_someone_elses_notification_changes_nothing(sent_alerts, c
         post(client, "status", receipt(sent_alerts, "permanent-failure", **changes), GOOD).status_code == 200
     )
     assert lead_message(Channel.SMS).state == MessageState.SENT
-    assert timeline(EventKind.MESSAGE_FAILED) == []
+    assert sentences(EventKind.MESSAGE_FAILED) == []
 
 
 @pytest.mark.parametrize(

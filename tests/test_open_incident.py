@@ -25,6 +25,7 @@ from responder.models import (
 from responder.playbooks import IncidentFacts, plan_response
 from responder.playbooks.registry import current_playbooks
 from responder.unit_of_work import unit_of_work
+from tests.timeline_words import said
 
 from .conftest import PLAYBOOKS, report
 
@@ -113,7 +114,7 @@ def test_a_role_with_no_contact_is_on_the_timeline_and_the_incident_still_opens(
     youth = next(a for a in incident.activations if a.agency_key == "bham-youth-service")
     assert youth.state == "no_contact"
     assert not db.session.scalars(select(Message).where(Message.activation_id == youth.id)).all()
-    details = [e.detail for e in incident.events if e.kind == "contact_missing"]
+    details = [said(e) for e in incident.events if e.kind == "contact_missing"]
     assert details == [
         "Birmingham Youth Service not alerted: no active contact for role bham-youth-lead in the directory"
     ]

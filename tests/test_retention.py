@@ -21,6 +21,7 @@ from responder.models.reviews import RagStatus, ReviewNoteKind
 from responder.responses.acknowledgements import decline
 from responder.reviews import learning_review as reviews
 from responder.reviews.metrics import key_figures, response_metrics
+from tests.timeline_words import said
 
 from .export_scenario import (
     ACK_NOTE,
@@ -121,7 +122,10 @@ def test_a_dry_run_lists_what_would_change_and_changes_nothing(closed_response):
     assert result.reference == closed_response.reference
     assert result.counts["incident summary and location"] == 2
     assert result.counts["message recipients"] > 0 and result.counts["check-in answers"] >= 1
-    assert result.counts["timeline details"] > 0 and result.counts["acknowledgement and decline notes"] == 2
+    assert (
+        result.counts["people's words on the timeline"] > 0
+        and result.counts["acknowledgement and decline notes"] == 2
+    )
     assert database_dump() == before
 
 
@@ -153,10 +157,27 @@ def test_a_purge_keeps_every_figure_and_no_personal_field_survives(closed_respon
 
     # The purge itself is recorded, on the timeline and in the log; a second run does nothing.
     (event,) = db.session.scalars(sa.select(TimelineEvent).where(TimelineEvent.kind == PURGED)).all()
-    assert "retention policy (24 months after closing)" in event.detail
+    assert "retention policy (24 months after closing)" in said(event)
     assert any(f"retention purge: {result.reference}" in record.getMessage() for record in caplog.records)
     with freeze_time(add_months(CLOSED, 25)):
         assert purge_due() == []
+
+
+def test_a_purged_incident_names_people_by_their_role_on_its_page(closed_response, client, login, make_user):
+    incident = closed_response.incident
+    contacts = contacts_of(incident)
+    login(make_user("manager"))
+    assert any(
+        c.name in client.get(f"/incidents/{incident.reference}").get_data(as_text=True) for c in contacts
+    )
+    with freeze_time(add_months(CLOSED, 24) + timedelta(hours=1)):
+        purge_due()
+    db.session.commit()
+    page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
+    for c in contacts:
+        i = page.find(c.name)
+        assert i < 0, page[i - 300 : i + 100]
+    assert "Lead, " in page and MARKER in page
 
 
 def test_exercises_are_purged_after_exercise_retention_days(app, make_incident, make_user):

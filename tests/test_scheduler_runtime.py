@@ -24,6 +24,7 @@ from responder.scheduling import add_action
 from responder.scheduling.job_store import JOBS_TABLE
 from responder.scheduling.lease import Lease
 from responder.scheduling.runtime import SchedulerRuntime, embedded_runtime, job_id
+from tests.timeline_words import said
 
 FAST = {"SCHEDULER_RECONCILE_SECONDS": 1, "SCHEDULER_LEASE_SECONDS": 3, "OUTBOX_SWEEP_SECONDS": 3600}
 
@@ -125,7 +126,7 @@ def test_a_restart_fires_every_overdue_action_once_and_records_how_late(app, mak
     late_event = db.session.scalars(
         select(TimelineEvent).where(TimelineEvent.kind == EventKind.DEADLINE_DUE).order_by(TimelineEvent.id)
     ).all()
-    assert any("this ran 2 h 0 min late" in event.detail for event in late_event)
+    assert any("this ran 2 h 0 min late" in said(event) for event in late_event)
 
 
 def test_rows_written_by_a_web_worker_get_jobs_from_the_sweep(app, make_incident, job_store):

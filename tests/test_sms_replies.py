@@ -9,6 +9,7 @@ from twilio.request_validator import RequestValidator
 from responder.extensions import db
 from responder.models import Activation, Contact, TimelineEvent
 from responder.responses.reply_codes import parse_reply
+from tests.timeline_words import said
 
 AUTH_TOKEN = "test-auth-token-for-signatures"
 URL = "http://responder.test/webhooks/twilio/inbound"
@@ -56,7 +57,7 @@ def test_yes_or_ack_with_the_code_acknowledges(client, incident, text):
     db.session.refresh(youth)
     assert youth.state == "covered"
     event = db.session.scalar(select(TimelineEvent).where(TimelineEvent.kind == "acknowledged"))
-    assert event.channel == "sms_reply" and "by SMS reply" in event.detail
+    assert event.channel == "sms_reply" and "by SMS reply" in said(event)
 
 
 def test_a_uk_number_written_nationally_is_matched(client, incident):
@@ -72,7 +73,7 @@ def test_no_with_code_and_reason_declines_and_hands_on(client, incident):
     db.session.refresh(youth)
     assert youth.state == "escalated" and youth.escalation_level == 1
     declined = db.session.scalar(select(TimelineEvent).where(TimelineEvent.kind == "declined"))
-    assert "reason: not our area" in declined.detail
+    assert "reason: not our area" in said(declined)
 
 
 def test_a_wrong_code_changes_nothing(client, incident):

@@ -10,7 +10,8 @@ from twilio.request_validator import RequestValidator
 
 from responder import create_app
 from responder.extensions import db
-from responder.models import Channel, Contact, EventKind, Message, MessageState, TimelineEvent
+from responder.models import Channel, Contact, EventKind, Message, MessageState
+from tests.timeline_words import sentences
 
 from .conftest import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
 
@@ -44,11 +45,6 @@ def lead_message(channel: str) -> Message:
     )
 
 
-def timeline(kind: str) -> list[str]:
-    query = select(TimelineEvent.detail).where(TimelineEvent.kind == kind).order_by(TimelineEvent.id)
-    return list(db.session.scalars(query))
-
-
 @pytest.fixture
 def sent_alerts(real_providers, make_incident, send_outbox):
     make_incident()
@@ -69,8 +65,8 @@ def test_a_delivered_receipt_marks_the_sms_delivered(sent_alerts, client):
     sms = lead_message(Channel.SMS)
     assert sms.state == MessageState.DELIVERED and sms.delivered_at is not None
     assert sms.provider_status == "delivered"
-    assert timeline(EventKind.MESSAGE_DELIVERED) == [
-        f"Alert SMS to {sms.contact.name} (Birmingham Youth Service) delivered to the phone"
+    assert sentences(EventKind.MESSAGE_DELIVERED) == [
+        f"Alert SMS to {sms.contact.name}, Lead, Birmingham Youth Service: delivered to the phone"
     ]
 
 
@@ -99,7 +95,7 @@ def test_a_forged_receipt_is_refused_and_changes_nothing(sent_alerts, client, he
         headers = signed(callback(sent_alerts.provider_id, "delivered"))
     assert post(client, params, headers).status_code == 403
     assert lead_message(Channel.SMS).state == MessageState.SENT
-    assert timeline(EventKind.MESSAGE_FAILED) == []
+    assert sentences(EventKind.MESSAGE_FAILED) == []
 
 
 def test_receipts_are_refused_when_no_auth_token_is_configured(sent_alerts, client):
@@ -118,11 +114,11 @@ def test_undelivered_after_acceptance_is_a_failure_and_the_lead_was_reached_by_e
     assert sms.state == MessageState.FAILED and sms.last_error == words
     assert email.state == MessageState.SENT
     name = sms.contact.name
-    assert timeline(EventKind.MESSAGE_FAILED) == [
-        f"Alert SMS to {name} (Birmingham Youth Service) failed: {words}"
+    assert sentences(EventKind.MESSAGE_FAILED) == [
+        f"Alert SMS to {name}, Lead, Birmingham Youth Service failed: {words}"
     ]
-    assert timeline(EventKind.FELL_BACK_TO_EMAIL) == [
-        f"{name} (Birmingham Youth Service) reached by email instead: the SMS failed ({words})"
+    assert sentences(EventKind.FELL_BACK_TO_EMAIL) == [
+        f"{name}, Lead, Birmingham Youth Service reached by email instead: the SMS failed ({words})"
     ]
 
 
@@ -138,8 +134,8 @@ def test_late_and_repeated_receipts_change_nothing_more(sent_alerts, client):
         assert post(client, params, signed(params)).status_code == 200
     sms = lead_message(Channel.SMS)
     assert sms.state == MessageState.DELIVERED and sms.provider_status == "delivered"
-    assert len(timeline(EventKind.MESSAGE_DELIVERED)) == 1
-    assert timeline(EventKind.MESSAGE_FAILED) == []
+    assert len(sentences(EventKind.MESSAGE_DELIVERED)) == 1
+    assert sentences(EventKind.MESSAGE_FAILED) == []
 
 
 def test_an_intermediate_receipt_is_kept_without_a_timeline_event(sent_alerts, client):
@@ -147,7 +143,7 @@ def test_an_intermediate_receipt_is_kept_without_a_timeline_event(sent_alerts, c
     post(client, params, signed(params))
     sms = lead_message(Channel.SMS)
     assert sms.state == MessageState.SENT and sms.provider_status == "sent"
-    assert timeline(EventKind.MESSAGE_DELIVERED) == []
+    assert sentences(EventKind.MESSAGE_DELIVERED) == []
 
 
 def test_a_receipt_for_an_unknown_message_is_acknowledged_and_logged(sent_alerts, client, caplog):

@@ -17,9 +17,10 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from responder import timeline
-from responder.clock import format_local, now_utc
+from responder.clock import as_utc, now_utc
 from responder.extensions import db
 from responder.incidents.guard import Change, guarded
+from responder.incidents.lifecycle import record_opening_tension
 from responder.models import (
     AccessToken,
     ActionKind,
@@ -38,7 +39,7 @@ from responder.models import (
 from responder.playbooks import parse_duration
 from responder.responses.access_tokens import issue_token
 from responder.scheduling import add_action, cancel_check_in_follow_ups
-from responder.scheduling.firing import Result, late_note
+from responder.scheduling.firing import Result
 from responder.scheduling.notices import queue_check_in_request
 
 # What a check-in may say about a support offer; anything else leaves it as it was.
@@ -83,15 +84,10 @@ def send_check_in_round(action: TimedAction, now: datetime) -> Result:
         follow_ups.append(
             add_action(incident, ActionKind.CHECK_IN_REMINDER, due, activation=activation, check_in=check_in)
         )
-        asked.append(f"{activation.agency_name} ({contact.name})")
-    words = parse_duration(step).describe()
-    detail = (
-        f"Check-in {words} on sent to {len(asked)} covering agenc{'y' if len(asked) == 1 else 'ies'}: "
-        + "; ".join(asked)
-        if asked
-        else f"Check-in {words} on: no agency is covering yet, so nobody was asked"
+        asked.append([activation.agency_key, contact.id])
+    timeline.record(
+        incident, EventKind.CHECK_IN_REQUESTED, step=step, asked=asked, late_seconds=action.lateness_seconds
     )
-    timeline.record(incident, EventKind.CHECK_IN_REQUESTED, detail + late_note(action))
     db.session.flush()
     return Result(f"asked {len(asked)} agencies", follow_ups=follow_ups)
 
@@ -123,9 +119,10 @@ def remind_check_in(action: TimedAction, now: datetime) -> Result:
     timeline.record(
         check_in.incident,
         EventKind.CHECK_IN_REMINDED,
-        f"{check_in.activation.agency_name}: no answer to the {_step_words(check_in)} check-in yet; "
-        f"reminder sent to {check_in.contact.name}{late_note(action)}",
+        contact=check_in.contact,
         agency_key=check_in.activation.agency_key,
+        step=check_in.step,
+        late_seconds=action.lateness_seconds,
     )
     due = now + current_app.config["CHECK_IN_FLAG_AFTER"]
     flag = add_action(
@@ -144,10 +141,10 @@ def flag_missed_check_in(action: TimedAction, now: datetime) -> Result:
     timeline.record(
         check_in.incident,
         EventKind.CHECK_IN_MISSED,
-        f"{check_in.activation.agency_name}: the {_step_words(check_in)} check-in is missed - "
-        f"{check_in.contact.name} has not answered the request of "
-        f"{format_local(check_in.requested_at)} or its reminder",
+        contact=check_in.contact,
         agency_key=check_in.activation.agency_key,
+        step=check_in.step,
+        requested_at=as_utc(check_in.requested_at).isoformat(),
     )
     return Result("flagged as missed")
 
@@ -187,12 +184,13 @@ def record_check_in_answer(check_in: CheckIn, answer: CheckInAnswer) -> bool:
     timeline.record(
         incident,
         EventKind.CHECK_IN_RECEIVED,
-        f"{activation.agency_name} answered the {_step_words(check_in)} check-in ({contact.name}): "
-        f"{_sentence(check_in.status_update)} Community tension: {Tension(answer.tension).label.lower()}."
-        f"{needs}",
-        actor=f"contact:{contact.key}",
+        by=contact,
+        contact=contact,
         agency_key=activation.agency_key,
-        data={"check_in_id": check_in.id},
+        text=_sentence(check_in.status_update) + needs,
+        step=check_in.step,
+        tension=answer.tension,
+        check_in_id=check_in.id,
     )
     _record_tension(incident, check_in, answer.tension, now)
     _record_offers(incident, check_in, offers)
@@ -229,9 +227,7 @@ def tension_trend(incident: Incident) -> list[TensionReading]:
 
 
 def _record_tension(incident: Incident, check_in: CheckIn, level: str, now: datetime) -> None:
-    if not tension_trend(incident):
-        # The trend starts from the level the incident was opened with.
-        db.session.add(TensionReading(incident=incident, at=incident.opened_at, level=incident.tension))
+    record_opening_tension(incident)
     db.session.add(
         TensionReading(
             incident_id=incident.id,
@@ -242,15 +238,15 @@ def _record_tension(incident: Incident, check_in: CheckIn, level: str, now: date
         )
     )
     if level != incident.tension:
-        before = Tension(incident.tension).label.lower()
+        before = Tension(incident.tension)
         incident.tension = level
         timeline.record(
             incident,
             EventKind.TENSION_CHANGED,
-            f"Community tension now {Tension(level).label.lower()} (was {before}), "
-            f"as reported by {check_in.activation.agency_name}",
-            actor=f"contact:{check_in.contact.key}",
+            by=check_in.contact,
             agency_key=check_in.activation.agency_key,
+            reported_by=check_in.activation.agency_key,
+            **{"from": before, "to": Tension(level)},
         )
 
 
@@ -264,9 +260,12 @@ def _record_offers(incident: Incident, check_in: CheckIn, offers: dict[str, str]
         timeline.record(
             incident,
             EventKind.OFFER_UPDATED,
-            f"Support offer {state}: {offer.name} (reported by {check_in.activation.agency_name})",
-            actor=f"contact:{check_in.contact.key}",
+            by=check_in.contact,
             agency_key=offer.provider_agency_key,
+            offer=offer.name,
+            by_hand=offer.offer_key.startswith("adhoc-") or None,
+            state=state,
+            reported_by=check_in.activation.agency_key,
         )
 
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 from responder import timeline
 from responder.governance import sharing
 from responder.governance.audit import record_access
-from responder.models import Incident, User
-
-# The timeline kind for exports (the timeline's own kinds are in responder.models.timeline).
-EXPORTED = "exported"
+from responder.models import EventKind, Incident, User
+from responder.timeline import Actor
 
 FORMAT_NAMES = {
     "csv": "chronology (CSV)",
@@ -36,20 +34,15 @@ def record_export(
     before anything is produced. Refused (SharingRefused, nothing written) without a lawful basis."""
     variant = "redacted" if redacted else "full"
     what = FORMAT_NAMES[export_format]
+    actor = Actor.of(user)
     sharing.record_share(
         incident,
         category=f"incident export ({variant}): {what}",
-        recipient=timeline.actor_for_user(user),
+        recipient=actor.sharing_name,
         channel=sharing.DOWNLOAD,
         basis=basis,
-        shared_by=timeline.actor_for_user(user),
+        shared_by=actor,
         purpose=purpose,
     )
-    timeline.record(
-        incident,
-        EXPORTED,
-        f"Exported the {what}, {variant} version",
-        actor=timeline.actor_for_user(user),
-        data={"format": export_format, "variant": variant},
-    )
-    record_access(user, incident, EXPORTED, f"{export_format} ({variant})")
+    timeline.record(incident, EventKind.EXPORTED, by=actor, format=export_format, variant=variant)
+    record_access(user, incident, "exported", f"{export_format} ({variant})")

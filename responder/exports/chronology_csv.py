@@ -17,9 +17,10 @@ from datetime import UTC
 from sqlalchemy import select
 
 from responder.clock import local_zone
-from responder.exports.redaction import Redaction
 from responder.extensions import db
 from responder.models import Incident, TimelineEvent
+from responder.timeline.naming import Naming
+from responder.timeline.render import sentence, who
 
 BOM = "\ufeff"
 HEADER = ("Local time", "UTC", "Actor", "Agency", "Channel", "Kind", "Detail")
@@ -52,7 +53,7 @@ def csv_chunks(rows: Iterable[Iterable[object]], header: Iterable[str]) -> Itera
     yield buffer.getvalue().encode("utf-8")
 
 
-def chronology_rows(incident_id: int, redaction: Redaction) -> Iterator[tuple[str, ...]]:
+def chronology_rows(incident_id: int, naming: Naming) -> Iterator[tuple[str, ...]]:
     """(local time, UTC, actor, agency, channel, kind, detail) for each event, by time then id.
 
     Takes the incident's id, not the incident: a streamed body is read after
@@ -60,32 +61,24 @@ def chronology_rows(incident_id: int, redaction: Redaction) -> Iterator[tuple[st
     """
     zone = local_zone()
     query = (
-        select(
-            TimelineEvent.at,
-            TimelineEvent.actor,
-            TimelineEvent.agency_key,
-            TimelineEvent.channel,
-            TimelineEvent.kind,
-            TimelineEvent.detail,
-            TimelineEvent.data,
-        )
+        select(TimelineEvent)
         .where(TimelineEvent.incident_id == incident_id)
         .order_by(TimelineEvent.at, TimelineEvent.id)
         .execution_options(yield_per=BATCH_ROWS)
     )
-    for at, actor, agency_key, channel, kind, detail, data in db.session.execute(query):
-        local = at.astimezone(zone)
+    for event in db.session.scalars(query):
+        local = event.at.astimezone(zone)
         yield (
             f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}",
-            at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            redaction.actor(actor),
-            redaction.agency(agency_key),
-            channel or "",
-            kind,
-            redaction.event_detail(kind, detail, actor, agency_key, data),
+            event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            who(event, naming),
+            naming.agency(event.agency_key),
+            event.channel or "",
+            event.kind.label,
+            sentence(event, naming),
         )
 
 
-def chronology_csv(incident: Incident, redaction: Redaction) -> Iterator[bytes]:
+def chronology_csv(incident: Incident, naming: Naming) -> Iterator[bytes]:
     """The whole chronology as CSV bytes, a chunk at a time."""
-    return csv_chunks(chronology_rows(incident.id, redaction), HEADER)
+    return csv_chunks(chronology_rows(incident.id, naming), HEADER)

@@ -14,13 +14,11 @@ from itertools import islice
 from sqlalchemy import func, select
 
 from responder.clock import as_utc, format_local, now_utc
-from responder.exports.audit import EXPORTED
 from responder.exports.chronology_csv import chronology_rows
-from responder.exports.redaction import Redaction
 from responder.extensions import db
-from responder.models import LOCAL_AUTHORITIES, Incident, IncidentType, TimelineEvent
+from responder.models import LOCAL_AUTHORITIES, EventKind, Incident, IncidentType, TimelineEvent
 from responder.models.reviews import ReviewNoteKind
-from responder.reviews.learning_review import REVIEW_UPDATED, review_for
+from responder.reviews.learning_review import review_for
 from responder.reviews.metrics import (
     AgencyResponseTime,
     ResponseMetrics,
@@ -28,9 +26,10 @@ from responder.reviews.metrics import (
     describe_duration,
     response_metrics,
 )
+from responder.timeline.naming import Naming
 
 # Timeline kinds written while reviewing, not responding.
-AFTER_THE_RESPONSE = (EXPORTED, REVIEW_UPDATED)
+AFTER_THE_RESPONSE = (EventKind.EXPORTED, EventKind.REVIEW_UPDATED)
 # A review panel reads a chronology; beyond this many events the full one is in the CSV export.
 CHRONOLOGY_LIMIT = 2000
 REVIEW_SECTION_TITLES = {
@@ -111,25 +110,25 @@ class AfterActionReport:
         return self.chronology_total > len(self.chronology)
 
 
-def build_report(incident: Incident, redaction: Redaction) -> AfterActionReport:
+def build_report(incident: Incident, naming: Naming) -> AfterActionReport:
     metrics = response_metrics(incident)
     total, last_at = _timeline_extent(incident)
     review = review_for(incident)
     return AfterActionReport(
         reference=incident.reference,
-        variant=redaction.variant,
+        variant=naming.variant,
         exercise=incident.exercise,
         generated_at=format_local(now_utc()),
-        summary=_summary(incident, redaction, last_at),
-        headline=_headline(incident, metrics),
-        agencies=[_agency_row(agency) for agency in metrics.agencies],
+        summary=_summary(incident, naming, last_at),
+        headline=_headline(incident, metrics, naming),
+        agencies=[_agency_row(agency, naming) for agency in metrics.agencies],
         tension=metrics.tension,
         opened_at=metrics.opened_at,
         tension_until=max(last_at or metrics.opened_at, metrics.opened_at),
         chronology=[
-            ChronologyEntry(local, actor, agency, kind.replace("_", " ").capitalize(), detail)
+            ChronologyEntry(local, actor, agency, kind, detail)
             for local, _utc, actor, agency, _channel, kind, detail in islice(
-                chronology_rows(incident.id, redaction), CHRONOLOGY_LIMIT
+                chronology_rows(incident.id, naming), CHRONOLOGY_LIMIT
             )
         ],
         chronology_total=total,
@@ -138,8 +137,8 @@ def build_report(incident: Incident, redaction: Redaction) -> AfterActionReport:
                 REVIEW_SECTION_TITLES[kind],
                 [
                     ReviewEntry(
-                        redaction.scrub(note.text),
-                        redaction.user(note.created_by),
+                        naming.own_words(note.text),
+                        naming.user(note.created_by),
                         format_local(note.created_at),
                     )
                     for note in review.notes_of(kind)
@@ -149,8 +148,8 @@ def build_report(incident: Incident, redaction: Redaction) -> AfterActionReport:
         ],
         actions=[
             ActionEntry(
-                redaction.scrub(action.action),
-                redaction.scrub(action.owner),
+                naming.own_words(action.action),
+                naming.own_words(action.owner),
                 f"{action.due_on:%d %b %Y}",
                 action.rag,
                 action.rag_label,
@@ -161,9 +160,9 @@ def build_report(incident: Incident, redaction: Redaction) -> AfterActionReport:
     )
 
 
-def _summary(incident: Incident, redaction: Redaction, last_at: datetime | None) -> list[tuple[str, str]]:
+def _summary(incident: Incident, naming: Naming, last_at: datetime | None) -> list[tuple[str, str]]:
     areas = ", ".join(LOCAL_AUTHORITIES.get(slug, slug) for slug in incident.local_authorities)
-    opened_by = redaction.user(incident.opened_by)
+    opened_by = naming.user(incident.opened_by)
     return [
         ("Reference", incident.reference),
         ("Local authority" if len(incident.local_authorities) == 1 else "Local authorities", areas),
@@ -173,12 +172,12 @@ def _summary(incident: Incident, redaction: Redaction, last_at: datetime | None)
         ("Happened", format_local(incident.occurred_at)),
         ("Opened", format_local(incident.opened_at) + (f" by {opened_by}" if opened_by else "")),
         ("Last activity in the response", format_local(last_at) if last_at else "—"),
-        ("Location", redaction.free_text(incident.location) or "—"),
-        ("Summary", redaction.free_text(incident.summary) or "—"),
+        ("Location", naming.own_words(incident.location) or "—"),
+        ("Summary", naming.own_words(incident.summary) or "—"),
     ]
 
 
-def _headline(incident: Incident, metrics: ResponseMetrics) -> list[tuple[str, str]]:
+def _headline(incident: Incident, metrics: ResponseMetrics, naming: Naming) -> list[tuple[str, str]]:
     target = _target_words(incident)
     share = metrics.share_within_target
     slowest = metrics.slowest
@@ -194,7 +193,9 @@ def _headline(incident: Incident, metrics: ResponseMetrics) -> list[tuple[str, s
         ("Median time to acknowledge", describe_duration(metrics.median_time_to_acknowledge)),
         (
             "Slowest to acknowledge",
-            f"{slowest.agency_name} – {describe_duration(slowest.time_to_acknowledge)}" if slowest else "—",
+            f"{naming.agency(slowest.agency_key)} – {describe_duration(slowest.time_to_acknowledge)}"
+            if slowest
+            else "—",
         ),
         (
             f"Acknowledged within the playbook's target ({target})",
@@ -222,14 +223,14 @@ def _headline(incident: Incident, metrics: ResponseMetrics) -> list[tuple[str, s
     ]
 
 
-def _agency_row(agency: AgencyResponseTime) -> AgencyRow:
+def _agency_row(agency: AgencyResponseTime, naming: Naming) -> AgencyRow:
     within = {None: "—", True: "Yes", False: "No"}[agency.within_target]
     path = "; ".join(
         f"{escalation.level_name} at {format_local(escalation.at, '%H:%M')}"
         for escalation in agency.escalations
     )
     return AgencyRow(
-        agency=agency.agency_name,
+        agency=naming.agency(agency.agency_key),
         outcome=STATE_WORDS.get(agency.state, agency.state),
         time_to_acknowledge=describe_duration(agency.time_to_acknowledge),
         within_target=within,

@@ -6,14 +6,20 @@ changing the meaning of a field is a major one (2.0). Loading a document
 with ``ExportDocumentSchema().load(...)`` checks it against this version.
 
 In a redacted document people appear as roles or pseudonyms, addresses are
-null and free text reads "[withheld]"; the shape is the same.
+null, free text reads "[withheld]", the youngest age is a band ("under 18",
+"18-24", "25+") and agencies and offers added by hand are numbered
+("adhoc-1") rather than named; the shape is the same.
+
+2.0: ``youngest_age`` became a band in redacted documents (1.0 gave the
+exact age there too); timeline events carry no structured ``data`` when
+redacted, as before.
 """
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 
 class IncidentSchema(Schema):
@@ -28,7 +34,8 @@ class IncidentSchema(Schema):
     opened_by = fields.Str(allow_none=True)
     location = fields.Str(required=True)
     summary = fields.Str(required=True)
-    youngest_age = fields.Int(allow_none=True)
+    # Years (full), or a band such as "under 18" (redacted).
+    youngest_age = fields.Raw(allow_none=True)
     school_link = fields.Bool(required=True)
     tension = fields.Str(required=True)
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +32,6 @@ from sqlalchemy import exists, select
 
 from responder import timeline
 from responder.clock import as_utc, now_utc
-from responder.exports.redaction import Redaction, for_incident
 from responder.extensions import db
 from responder.models import (
     AgencyResponse,
@@ -48,12 +46,13 @@ from responder.models import (
 )
 from responder.models.reviews import ReviewAction, ReviewNote
 from responder.operations.structured_logs import incident_context
+from responder.timeline import SYSTEM, Actor
 
 log = logging.getLogger(__name__)
 
 MARKER = "[removed under the retention policy]"
 # The timeline kind that records a purge (the timeline's own kinds are in responder.models.timeline).
-PURGED = "personal_data_purged"
+PURGED = EventKind.PERSONAL_DATA_PURGED
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ class PurgeResult:
 
 
 def purge_due(
-    now: datetime | None = None, *, dry_run: bool = False, actor: str = timeline.SYSTEM
+    now: datetime | None = None, *, dry_run: bool = False, actor: Actor = SYSTEM
 ) -> list[PurgeResult]:
     """Purge every incident past its retention period, one transaction each.
 
@@ -141,7 +140,7 @@ def _closing_times(incident_ids: list[int]) -> dict[int, datetime]:
     return found
 
 
-def _purge(incident: Incident, closed_at: datetime, *, dry_run: bool, actor: str) -> PurgeResult:
+def _purge(incident: Incident, closed_at: datetime, *, dry_run: bool, actor: Actor) -> PurgeResult:
     changes = planned_changes(incident)
     result = PurgeResult(incident.reference, incident.exercise, closed_at, Counter(c.what for c in changes))
     if dry_run:
@@ -154,24 +153,18 @@ def _purge(incident: Incident, closed_at: datetime, *, dry_run: bool, actor: str
         else f"{current_app.config['RETENTION_MONTHS']} months"
     )
     timeline.record(
-        incident,
-        PURGED,
-        f"Personal data removed under the retention policy ({period} after closing): "
-        f"{sum(result.counts.values())} fields replaced; references, times, states and figures kept",
-        actor=actor,
-        data={"fields": dict(result.counts)},
+        incident, EventKind.PERSONAL_DATA_PURGED, by=actor, period=period, fields=dict(result.counts)
     )
     log.info("retention purge: %s", result.describe())
     return result
 
 
 def planned_changes(incident: Incident) -> list[Change]:
-    """Every personal field of the incident's rows that a purge replaces, and its new value."""
-    # Labels come from the rows as they are now, so work everything out before changing any.
-    redaction = for_incident(incident, redacted=True)
+    """Every personal field of the incident's rows that a purge replaces (with the marker)."""
     changes: list[Change] = []
     changes += _replace(incident, ("summary", "location"), "incident summary and location")
-    changes += _timeline_changes(incident, redaction)
+    for event in _rows(TimelineEvent, TimelineEvent.incident_id == incident.id):
+        changes += _replace(event, ("text",), "people's words on the timeline")
     activation_ids = [activation.id for activation in incident.activations]
     if activation_ids:
         responses = db.session.scalars(
@@ -183,45 +176,16 @@ def planned_changes(incident: Incident) -> list[Change]:
         changes += _replace(check_in, ("status_update", "needs"), "check-in answers")
     for message in _rows(Message, Message.incident_id == incident.id):
         changes += _replace(message, ("recipient",), "message recipients")
-        changes += _scrubbed(
-            message, ("subject", "body", "html_body", "last_error"), redaction.scrub, "message texts"
-        )
+        changes += _replace(message, ("subject", "body", "html_body", "last_error"), "message texts")
     for note in _rows(ReviewNote, ReviewNote.incident_id == incident.id):
-        changes += _scrubbed(note, ("text",), redaction.scrub, "review notes")
+        changes += _replace(note, ("text",), "review notes")
     for action in _rows(ReviewAction, ReviewAction.incident_id == incident.id):
-        changes += _scrubbed(action, ("action", "owner"), redaction.scrub, "action plan entries")
+        changes += _replace(action, ("action", "owner"), "action plan entries")
     for record in _rows(SharingRecord, SharingRecord.incident_id == incident.id):
-        changes += _scrubbed(record, ("purpose",), redaction.scrub, "sharing-record purposes")
+        changes += _replace(record, ("purpose",), "sharing-record purposes")
     for action in _rows(TimedAction, TimedAction.incident_id == incident.id):
-        changes += _scrubbed(action, ("outcome", "last_error"), redaction.scrub, "timed-action notes")
+        changes += _replace(action, ("last_error",), "timed-action errors")
     return changes
-
-
-def _timeline_changes(incident: Incident, redaction: Redaction) -> list[Change]:
-    changes = []
-    for event in _rows(TimelineEvent, TimelineEvent.incident_id == incident.id):
-        detail = redaction.event_detail(event.kind, event.detail, event.actor, event.agency_key, event.data)
-        if detail != event.detail:
-            changes.append(Change(event, "detail", detail, "timeline details"))
-        data = _scrubbed_data(event.kind, event.data, redaction)
-        if data != event.data:
-            changes.append(Change(event, "data", data, "timeline details"))
-    return changes
-
-
-def _scrubbed_data(kind: str, data: dict | None, redaction: Redaction) -> dict | None:
-    """Structured timeline data without anyone's words: numbers and keys stay for the metrics."""
-    if not data:
-        return data
-    cleaned = dict(data)
-    if kind == EventKind.MEETING_RECORDED:
-        cleaned.update(title=MARKER, attendees=[], actions=[])
-    for key, value in cleaned.items():
-        if isinstance(value, str):
-            cleaned[key] = redaction.scrub(value)
-        elif isinstance(value, list):
-            cleaned[key] = [redaction.scrub(item) if isinstance(item, str) else item for item in value]
-    return cleaned
 
 
 def _replace(row: Any, attributes: tuple[str, ...], what: str) -> list[Change]:
@@ -231,16 +195,6 @@ def _replace(row: Any, attributes: tuple[str, ...], what: str) -> list[Change]:
         for name in attributes
         if (value := getattr(row, name)) and value.strip() and value != MARKER
     ]
-
-
-def _scrubbed(row: Any, attributes: tuple[str, ...], scrub: Callable[[str], str], what: str) -> list[Change]:
-    """Text Responder wrote: kept, with names, numbers and addresses replaced."""
-    changes = []
-    for name in attributes:
-        value = getattr(row, name)
-        if value and (cleaned := scrub(value)) != value:
-            changes.append(Change(row, name, cleaned, what))
-    return changes
 
 
 def _rows(model, *conditions) -> list:

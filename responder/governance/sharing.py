@@ -21,6 +21,7 @@ from responder.extensions import db
 from responder.models import Activation, Contact, Incident
 from responder.models.sharing import SharingRecord
 from responder.playbooks.schema import SHARING_BASES
+from responder.timeline.actors import Actor
 
 # What each kind of share carries. Messages carry no personal data (design section 7).
 ALERT = "alert: reference, type, time, link"
@@ -42,7 +43,7 @@ def record_share(
     recipient: str,
     channel: str,
     basis: str | None,
-    shared_by: str,
+    shared_by: Actor,
     purpose: str = "",
     agency_key: str | None = None,
     agency_name: str | None = None,
@@ -65,14 +66,14 @@ def record_share(
         channel=channel,
         lawful_basis=basis,
         purpose=purpose.strip()[:300],
-        shared_by=shared_by,
+        shared_by=shared_by.sharing_name,
     )
     db.session.add(record)
     return record
 
 
 def record_message_share(
-    activation: Activation, contact: Contact, category: str, *, shared_by: str, purpose: str
+    activation: Activation, contact: Contact, category: str, *, shared_by: Actor, purpose: str
 ) -> SharingRecord:
     """A message to an agency's contact, on the basis the agency's playbook declares."""
     return record_share(

@@ -20,6 +20,7 @@ from responder.models import (
     Incident,
     IncidentStatus,
     Message,
+    MessageKind,
     MessageState,
     Role,
     Tension,
@@ -28,6 +29,7 @@ from responder.models import (
 from responder.models.tension import TensionReading
 from responder.notify.outbox import queue_alert, queue_stand_down
 from responder.responses.escalation import ladder
+from responder.timeline import Actor
 
 # Which status each status may move to.
 TRANSITIONS = {
@@ -38,29 +40,29 @@ TRANSITIONS = {
 }
 
 
-def mark_active(incident: Incident, actor: str, why: str) -> None:
+def mark_active(incident: Incident, actor: Actor, agency_key: str) -> None:
     """Open becomes active when the first agency covers (in the caller's transaction)."""
     if incident.status == IncidentStatus.OPEN:
-        _move(incident, IncidentStatus.ACTIVE, actor, why)
+        _move(incident, IncidentStatus.ACTIVE, actor, covering=agency_key)
 
 
 def stand_down(incident: Incident, user: User, reason: str) -> Incident:
     """Thank every covering agency, and stop alerts and escalations still pending."""
     _check_move(incident, IncidentStatus.STANDING_DOWN)
-    actor = timeline.actor_for_user(user)
+    actor = Actor.of(user)
     _move(incident, IncidentStatus.STANDING_DOWN, actor, reason)
     for activation in incident.activations:
         scheduling.cancel_pending_escalations(activation, reason="the response is standing down")
         if activation.state == ActivationState.COVERED and activation.acknowledged_by is not None:
             queue_stand_down(activation, activation.acknowledged_by, shared_by=actor)
-    _cancel_pending_messages(incident, actor, kinds=("alert",), why="the response is standing down")
+    _cancel_pending_messages(incident, actor, kinds=(MessageKind.ALERT,), why="the response is standing down")
     return incident
 
 
 def resume(incident: Incident, user: User, reason: str) -> Incident:
     """Standing down turned out to be early: the response is active again."""
     _check_move(incident, IncidentStatus.ACTIVE)
-    _move(incident, IncidentStatus.ACTIVE, timeline.actor_for_user(user), reason)
+    _move(incident, IncidentStatus.ACTIVE, Actor.of(user), reason)
     return incident
 
 
@@ -69,7 +71,7 @@ def close(incident: Incident, user: User, reason: str) -> Incident:
     if not user.has_role(Role.MANAGER):
         raise LifecycleError("Only a manager can close an incident.")
     _check_move(incident, IncidentStatus.CLOSED)
-    actor = timeline.actor_for_user(user)
+    actor = Actor.of(user)
     _move(incident, IncidentStatus.CLOSED, actor, reason)
     scheduling.cancel_incident_actions(incident)
     _cancel_pending_messages(incident, actor, kinds=None, why="the incident was closed")
@@ -85,7 +87,7 @@ def close(incident: Incident, user: User, reason: str) -> Incident:
 @guarded(Change.RECORD)
 def post_update(incident: Incident, user: User, text: str) -> None:
     """Free text for the response team; it never leaves Responder by SMS or email."""
-    timeline.record(incident, EventKind.UPDATE_POSTED, text.strip(), actor=timeline.actor_for_user(user))
+    timeline.record(incident, EventKind.UPDATE_POSTED, by=user, text=text)
 
 
 @guarded(Change.RECORD)
@@ -93,15 +95,12 @@ def change_tension(incident: Incident, user: User, level: str, reason: str) -> N
     level = Tension(level)
     if level == incident.tension:
         raise LifecycleError(f"Community tension is already {level.label.lower()}.")
-    before = Tension(incident.tension).label.lower()
+    before = Tension(incident.tension)
+    record_opening_tension(incident)
     incident.tension = level
     db.session.add(TensionReading(incident=incident, at=now_utc(), level=level))
     timeline.record(
-        incident,
-        EventKind.TENSION_CHANGED,
-        f"Community tension changed from {before} to {level.label.lower()}: {reason.strip()}",
-        actor=timeline.actor_for_user(user),
-        data={"level": str(level)},
+        incident, EventKind.TENSION_CHANGED, by=user, text=reason, **{"from": before, "to": level}
     )
 
 
@@ -110,15 +109,17 @@ def record_meeting(
     incident: Incident, user: User, title: str, attendees: list[str], actions: list[str]
 ) -> None:
     """A meeting such as the 24-hour strategy meeting, with who attended and what was agreed."""
-    detail = f"{title.strip()}. Attended: {', '.join(attendees) or 'not recorded'}."
+    notes = f"{title.strip()}. Attended: {', '.join(attendees) or 'not recorded'}."
     if actions:
-        detail += " Actions: " + "; ".join(actions) + "."
+        notes += " Actions: " + "; ".join(actions) + "."
+    # Who attended and what was agreed are people's words: kept whole, withheld when redacted.
     timeline.record(
         incident,
         EventKind.MEETING_RECORDED,
-        detail,
-        actor=timeline.actor_for_user(user),
-        data={"title": title.strip(), "attendees": attendees, "actions": actions},
+        by=user,
+        text=notes,
+        attendees=len(attendees),
+        actions=len(actions),
     )
 
 
@@ -134,15 +135,15 @@ def resend_alert(activation: Activation, user: User) -> Contact:
     contact = db.session.scalar(select(Contact).where(Contact.key == rung.role, Contact.active.is_(True)))
     if contact is None:
         raise LifecycleError(f"No active contact for {rung.role}: update the contact directory first.")
-    queue_alert(
-        incident, activation, contact, shared_by=timeline.actor_for_user(user), purpose="alert re-sent"
-    )
+    queue_alert(incident, activation, contact, shared_by=Actor.of(user), purpose="alert re-sent")
     timeline.record(
         incident,
         EventKind.ALERT_RESENT,
-        f"{activation.agency_name}: alert re-sent to the {rung.name} ({rung.role})",
-        actor=timeline.actor_for_user(user),
+        by=user,
+        contact=contact,
         agency_key=activation.agency_key,
+        rung=rung.name,
+        role=rung.role,
     )
     return contact
 
@@ -155,11 +156,7 @@ def mark_not_applicable(activation: Activation, user: User, reason: str) -> None
     activation.state = ActivationState.NOT_APPLICABLE
     scheduling.cancel_pending_escalations(activation, reason="marked not applicable")
     timeline.record(
-        incident,
-        EventKind.NOT_APPLICABLE,
-        f"{activation.agency_name} marked not applicable: {reason.strip()}",
-        actor=timeline.actor_for_user(user),
-        agency_key=activation.agency_key,
+        incident, EventKind.NOT_APPLICABLE, by=user, agency_key=activation.agency_key, text=reason
     )
 
 
@@ -171,19 +168,33 @@ def _check_move(incident: Incident, target: IncidentStatus) -> None:
         )
 
 
-def _move(incident: Incident, target: IncidentStatus, actor: str, why: str) -> None:
-    before = STATUS_WORDS[IncidentStatus(incident.status)]
+def _move(
+    incident: Incident, target: IncidentStatus, actor: Actor, why: str = "", *, covering: str | None = None
+) -> None:
+    """A status change: ``why`` in a person's words, or because the agency ``covering`` answered."""
+    before = IncidentStatus(incident.status)
     incident.status = target
     timeline.record(
         incident,
         EventKind.STATUS_CHANGED,
-        f"Status changed from {before} to {STATUS_WORDS[target]}: {why.strip()}",
-        actor=actor,
-        data={"from": before, "to": str(target)},
+        by=actor,
+        agency_key=covering,
+        text=why,
+        covering=True if covering else None,
+        **{"from": before, "to": target},
     )
 
 
-def _cancel_pending_messages(incident: Incident, actor: str, kinds: tuple[str, ...] | None, why: str) -> None:
+def record_opening_tension(incident: Incident) -> None:
+    """Before the first change, keep the level the incident was opened with as the trend's first reading."""
+    first = db.session.scalar(select(TensionReading.id).where(TensionReading.incident_id == incident.id))
+    if first is None:
+        db.session.add(TensionReading(incident=incident, at=incident.opened_at, level=incident.tension))
+
+
+def _cancel_pending_messages(
+    incident: Incident, actor: Actor, kinds: tuple[str, ...] | None, why: str
+) -> None:
     """Messages not yet handed to a provider are not sent after all."""
     query = update(Message).where(Message.incident_id == incident.id, Message.state == MessageState.PENDING)
     if kinds is not None:
@@ -194,9 +205,4 @@ def _cancel_pending_messages(incident: Incident, actor: str, kinds: tuple[str, .
         )
     ).rowcount
     if cancelled:
-        timeline.record(
-            incident,
-            EventKind.MESSAGES_CANCELLED,
-            f"{cancelled} message(s) not yet sent were cancelled because {why}",
-            actor=actor,
-        )
+        timeline.record(incident, EventKind.MESSAGES_CANCELLED, by=actor, count=cancelled, because=why)

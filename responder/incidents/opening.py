@@ -25,6 +25,7 @@ from responder.playbooks import IncidentFacts, plan_response, snapshot
 from responder.playbooks.registry import current_playbooks
 from responder.responses.activations import activate_agencies, offer_support
 from responder.scheduling import schedule_response
+from responder.timeline import Actor
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def open_incident(
     playbooks = current_playbooks()
     plan = plan_response(playbooks, report.local_authority, report.facts)
     frozen, playbook_digest = snapshot(playbooks, report.local_authority)
-    actor = timeline.actor_for_user(opened_by)
+    actor = Actor.of(opened_by)
     incident = Incident(
         reference=next_reference(report.local_authority, plan.playbook.code),
         local_authority=report.local_authority,
@@ -119,11 +120,13 @@ def open_incident(
     timeline.record(
         incident,
         EventKind.OPENED,
-        f"{'Exercise incident' if report.exercise else 'Incident'} opened: "
-        f"{incident.type_label.lower()} in {incident.local_authority_name}; "
-        f"{len(plan.agencies)} agencies and {len(plan.offers)} support offers from playbook "
-        f"{playbook_digest[:12]}",
-        actor=actor,
+        by=actor,
+        exercise=report.exercise,
+        type=report.type,
+        local_authority=report.local_authority,
+        agencies=len(plan.agencies),
+        offers=len(plan.offers),
+        playbook=playbook_digest[:12],
     )
     activate_agencies(incident, plan.agencies, actor)
     for offer in plan.offers:

@@ -15,6 +15,8 @@ from responder.models import (
     ActionState,
     Activation,
     ActivationState,
+    EventGroup,
+    EventKind,
     Incident,
     IncidentStatus,
     Message,
@@ -22,45 +24,13 @@ from responder.models import (
     TimedAction,
     TimelineEvent,
 )
+from responder.timeline.naming import Naming
+from responder.timeline.render import sentence, who
 
 # Timeline filters: what a manager asks to see, and the event kinds behind each.
-TIMELINE_FILTERS = {
-    "alerts": (
-        "alert_queued",
-        "alert_resent",
-        "message_sent",
-        "message_delivered",
-        "message_failed",
-        "fell_back_to_email",
-        "emailed_as_well",
-        "contact_missing",
-        "messages_cancelled",
-    ),
-    "acknowledgements": ("acknowledged", "declined", "late_response"),
-    "escalations": ("escalated", "not_reached", "actions_cancelled", "timed_action_failed"),
-    "check-ins": (
-        "check_in_requested",
-        "check_in_reminded",
-        "check_in_missed",
-        "check_in_received",
-        "offer_updated",
-        "deadline_reminder",
-        "deadline_due",
-    ),
-    "updates": (
-        "opened",
-        "status_changed",
-        "update_posted",
-        "meeting_recorded",
-        "tension_changed",
-        "agency_added",
-        "offer_added",
-        "offered",
-        "not_applicable",
-        "area_added",
-    ),
-    "exports": ("exported",),
-}
+TIMELINE_FILTERS = {group.value: EventKind.of_group(group) for group in EventGroup}
+# Events shown at once; older ones a page at a time.
+TIMELINE_PAGE = 100
 WAITING = (ActivationState.ALERTED, ActivationState.ESCALATED)
 # Incidents on the dashboard at most (open incidents are far fewer).
 DASHBOARD_LIMIT = 200
@@ -75,9 +45,16 @@ COUNTED = (
 
 
 @dataclass
+class BoardMessage:
+    message: Message
+    to: str  # whom it went to, when not the agency's lead ("" for the lead)
+
+
+@dataclass
 class BoardRow:
     activation: Activation
-    messages: list[Message]
+    covered_by: str  # who acknowledged, or the lead it waits for, named as the page names people
+    messages: list[BoardMessage]
     overdue: bool
     time_to_acknowledge: timedelta | None
 
@@ -102,13 +79,20 @@ def is_overdue(activation: Activation, now: datetime | None = None) -> bool:
     return target is not None and as_utc(activation.activated_at) + target < (now or now_utc())
 
 
-def board(incident: Incident) -> list[BoardGroup]:
+def board(incident: Incident, naming: Naming) -> list[BoardGroup]:
     """Activations grouped by local authority (regional agencies last), with their messages."""
-    messages: dict[int, list[Message]] = {}
+    messages: dict[int, list[BoardMessage]] = {}
+    leads = {activation.id: activation.lead_contact_id for activation in incident.activations}
     for message in db.session.scalars(
         select(Message).where(Message.incident_id == incident.id).order_by(Message.id)
     ):
-        messages.setdefault(message.activation_id, []).append(message)
+        if message.contact_id is None:
+            to = naming.address(message.recipient) or "an address typed by hand"
+        elif message.contact_id != leads.get(message.activation_id):
+            to = _named(naming, message.contact_id)
+        else:
+            to = ""
+        messages.setdefault(message.activation_id, []).append(BoardMessage(message, to))
     groups = {slug: BoardGroup(LOCAL_AUTHORITIES.get(slug, slug)) for slug in incident.local_authorities}
     groups["regional"] = BoardGroup("Regional agencies")
     now = now_utc()
@@ -116,9 +100,22 @@ def board(incident: Incident) -> list[BoardGroup]:
         took = None
         if activation.acknowledged_at is not None:
             took = as_utc(activation.acknowledged_at) - as_utc(activation.activated_at)
-        row = BoardRow(activation, messages.get(activation.id, []), is_overdue(activation, now), took)
+        if activation.acknowledged_by_id is not None:
+            covered_by = _named(naming, activation.acknowledged_by_id)
+        elif activation.lead_contact_id is not None:
+            covered_by = "Lead: " + _named(naming, activation.lead_contact_id)
+        else:
+            covered_by = f"No contact for {activation.lead_role}"
+        row = BoardRow(
+            activation, covered_by, messages.get(activation.id, []), is_overdue(activation, now), took
+        )
         groups.setdefault(activation.source, BoardGroup(activation.source)).rows.append(row)
     return [group for group in groups.values() if group.rows]
+
+
+def _named(naming: Naming, contact_id: int) -> str:
+    """A person's name, or (redacted, purged) the role they hold here."""
+    return naming.name(contact_id) or naming.person(contact_id)
 
 
 def coverage(incident: Incident) -> tuple[int, int]:
@@ -127,16 +124,70 @@ def coverage(incident: Incident) -> tuple[int, int]:
     return sum(1 for a in counted if a.state == ActivationState.COVERED), len(counted)
 
 
-def timeline(incident: Incident, kind: str | None = None, oldest_first: bool = False, after: int = 0) -> list:
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One event as a page shows it: its sentence already written for the reader."""
+
+    id: int
+    at: datetime
+    kind: EventKind
+    who: str
+    channel: str | None
+    agency_key: str | None
+    agency: str
+    sentence: str
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    entries: list[TimelineEntry]
+    more: int | None  # where the next page starts (an event id to continue past), if there is one
+
+
+def timeline(
+    incident: Incident,
+    naming: Naming,
+    kind: str | None = None,
+    *,
+    oldest_first: bool = False,
+    after: int = 0,
+    past: int | None = None,
+    limit: int | None = TIMELINE_PAGE,
+) -> TimelinePage:
+    """A page of the incident's timeline in words, newest first (or oldest first).
+
+    ``after`` keeps only events newer than an id (the live updates' cursor);
+    ``past`` continues a listing beyond the last event of the page before, in
+    the listing's order (keyset paging: each page costs the same however long
+    the timeline grows).
+    """
     query = select(TimelineEvent).where(TimelineEvent.incident_id == incident.id, TimelineEvent.id > after)
     if kind in TIMELINE_FILTERS:
         query = query.where(TimelineEvent.kind.in_(TIMELINE_FILTERS[kind]))
-    order = (
-        (TimelineEvent.at, TimelineEvent.id)
-        if oldest_first
-        else (TimelineEvent.at.desc(), TimelineEvent.id.desc())
-    )
-    return list(db.session.scalars(query.order_by(*order)))
+    if past is not None:
+        query = query.where(TimelineEvent.id > past if oldest_first else TimelineEvent.id < past)
+    query = query.order_by(TimelineEvent.id if oldest_first else TimelineEvent.id.desc())
+    if limit is not None:
+        query = query.limit(limit + 1)
+    events = list(db.session.scalars(query))
+    more = None
+    if limit is not None and len(events) > limit:
+        events = events[:limit]
+        more = events[-1].id
+    entries = [
+        TimelineEntry(
+            event.id,
+            event.at,
+            event.kind,
+            who(event, naming),
+            event.channel,
+            event.agency_key,
+            naming.agency(event.agency_key),
+            sentence(event, naming),
+        )
+        for event in events
+    ]
+    return TimelinePage(entries, more)
 
 
 def latest_event_id(incident: Incident) -> int:

@@ -40,7 +40,7 @@ from responder.models.sign_in import (
 )
 from responder.models.tension import TensionReading
 from responder.models.timed_actions import ActionKind, ActionState, TimedAction
-from responder.models.timeline import EventKind, TimelineEvent
+from responder.models.timeline import EventGroup, EventKind, TimelineEvent
 from responder.models.users import NO_PASSWORD, ApiToken, Role, User
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "Channel",
     "CheckIn",
     "Contact",
+    "EventGroup",
     "EventKind",
     "Incident",
     "IncidentArea",

@@ -255,8 +255,12 @@ def _record_accepted(outcome: Outcome, now: datetime) -> None:
             )
         return
     message = db.session.get(Message, message_id, populate_existing=True)
-    how = "found at" if outcome.found_at_provider else "handed to"
-    _record(message, EventKind.MESSAGE_SENT, f"{_what(message)} sent: {how} {outcome.provider_name}")
+    _record(
+        message,
+        EventKind.MESSAGE_SENT,
+        provider=outcome.provider_name,
+        found=outcome.found_at_provider or None,
+    )
     if message.channel == Channel.EMAIL:
         _note_reached_by_email(message)
 
@@ -326,12 +330,7 @@ def _fall_back_to_email(text: Message, why: str) -> None:
         return
     email = email_fallback(text)
     db.session.add(email)
-    _record(
-        text,
-        EventKind.EMAILED_AS_WELL,
-        f"{_recipient(text)}: emailed as well because {why}",
-        channel=Channel.EMAIL,
-    )
+    _record(text, EventKind.EMAILED_AS_WELL, channel=Channel.EMAIL, text=why)
 
 
 class Reported(enum.StrEnum):
@@ -397,8 +396,7 @@ def record_receipt(receipt: DeliveryReceipt) -> Message | None:
     )
     message = db.session.get(Message, message_id, populate_existing=True)
     if result.rowcount == 1 and message.state == MessageState.DELIVERED:
-        where = "the phone" if message.channel == Channel.SMS else "the mail server"
-        _record(message, EventKind.MESSAGE_DELIVERED, f"{_what(message)} delivered to {where}")
+        _record(message, EventKind.MESSAGE_DELIVERED)
     elif result.rowcount == 1 and message.state == MessageState.FAILED:
         _record_failed(message)
         if message.channel == Channel.SMS:
@@ -476,7 +474,8 @@ def _twin(message: Message) -> Message | None:
 
 
 def _record_failed(message: Message) -> None:
-    _record(message, EventKind.MESSAGE_FAILED, f"{_what(message)} failed: {message.last_error}")
+    # The provider's reason may quote the address: kept as words, withheld when redacted.
+    _record(message, EventKind.MESSAGE_FAILED, text=message.last_error)
     if message.channel == Channel.SMS:
         _note_reached_by_email(message)
 
@@ -488,36 +487,27 @@ def _note_reached_by_email(message: Message) -> None:
         return
     sms, email = (message, twin) if message.channel == Channel.SMS else (twin, message)
     if sms.state == MessageState.FAILED and email.state in (MessageState.SENT, MessageState.DELIVERED):
-        _record(
-            sms,
-            EventKind.FELL_BACK_TO_EMAIL,
-            f"{_recipient(sms)} reached by email instead: the SMS failed ({sms.last_error})",
-            channel=Channel.EMAIL,
-        )
+        _record(sms, EventKind.FELL_BACK_TO_EMAIL, channel=Channel.EMAIL, text=sms.last_error)
 
 
-def _what(message: Message) -> str:
-    channel = "SMS" if message.channel == Channel.SMS else "email"
-    return f"{message.kind.replace('_', ' ').capitalize()} {channel} to {_recipient(message)}"
-
-
-def _recipient(message: Message) -> str:
-    name = message.contact.name if message.contact is not None else message.recipient
-    if message.activation is None:
-        return name
-    return f"{name} ({message.activation.agency_name})"
-
-
-def _record(message: Message, kind: EventKind, detail: str, *, channel: str | None = None) -> None:
+def _record(
+    message: Message, kind: EventKind, *, channel: str | None = None, text: str | None = None, **data
+) -> None:
+    """A message's fate on its incident's timeline: to whom (by id), never the address."""
     if message.incident is None:
         return
     timeline.record(
         message.incident,
         kind,
-        detail,
+        contact=message.contact,
         channel=channel or message.channel,
         agency_key=message.activation.agency_key if message.activation is not None else None,
-        data={"message_id": message.id, "provider_id": message.provider_id, "attempts": message.attempts},
+        text=text,
+        message=message.kind,
+        message_id=message.id,
+        attempts=message.attempts,
+        to=None if message.contact is not None else "officer",
+        **data,
     )
 
 

@@ -26,7 +26,7 @@ from responder.models import (
 )
 from responder.notify.sms_text import shorten_to_fit, to_gsm7
 from responder.responses.access_tokens import issue_token, link_for
-from responder.timeline import SYSTEM
+from responder.timeline.actors import SYSTEM, Actor
 
 
 def queue_alert(
@@ -34,7 +34,7 @@ def queue_alert(
     activation: Activation,
     contact: Contact,
     *,
-    shared_by: str = SYSTEM,
+    shared_by: Actor = SYSTEM,
     purpose: str = "alert",
 ) -> list[Message]:
     """An alert SMS and email to ``contact`` with their own acknowledgement link.
@@ -145,7 +145,7 @@ def rendered_body(message: Message, *, html: bool = False) -> str:
     return body
 
 
-def queue_stand_down(activation: Activation, contact: Contact, *, shared_by: str = SYSTEM) -> list[Message]:
+def queue_stand_down(activation: Activation, contact: Contact, *, shared_by: Actor = SYSTEM) -> list[Message]:
     """A short thank-you telling a covering agency the response is standing down."""
     incident = activation.incident
     sharing.record_message_share(

@@ -29,7 +29,8 @@ from responder.models import (
     ResponseKind,
 )
 from responder.notify.outbox import queue_response_notice
-from responder.responses.escalation import LEVEL_NAMES, alert_next_level, ladder
+from responder.responses.escalation import LEVEL_NAMES, Rung, alert_next_level, ladder
+from responder.timeline import Actor
 
 log = logging.getLogger(__name__)
 
@@ -93,21 +94,18 @@ def acknowledge(
             at=at,
         )
     )
-    note_text = f"; note: {note.strip()}" if note.strip() else ""
     timeline.record(
         activation.incident,
         EventKind.ACKNOWLEDGED,
-        f"{activation.agency_name} covered: acknowledged by {contact.name} ({_rung_name(activation, contact)}) "
-        f"{CHANNEL_WORDS[channel]}{note_text}",
-        actor=f"contact:{contact.key}",
+        by=contact,
+        contact=contact,
         channel=channel,
         agency_key=activation.agency_key,
-        data={"contact_id": contact.id},
+        text=note,
+        role=getattr(_rung(activation, contact), "role", None),
     )
     _stop_escalation(activation)
-    lifecycle.mark_active(
-        activation.incident, f"contact:{contact.key}", f"{activation.agency_name} is covering"
-    )
+    lifecycle.mark_active(activation.incident, Actor.of(contact), activation.agency_key)
     queue_response_notice(activation, f"{activation.agency_name} has acknowledged", urgent=False)
     return Outcome("acknowledged", activation, contact, at)
 
@@ -138,20 +136,21 @@ def decline(activation: Activation, contact: Contact, channel: ResponseChannel, 
         )
     )
     db.session.flush()
-    rung = _rung_name(activation, contact)
+    rung = _rung(activation, contact)
     timeline.record(
         activation.incident,
         EventKind.DECLINED,
-        f"{activation.agency_name}: declined by {contact.name} ({rung}) {CHANNEL_WORDS[channel]}; "
-        f"reason: {reason.strip() or 'none given'}",
-        actor=f"contact:{contact.key}",
+        by=contact,
+        contact=contact,
         channel=channel,
         agency_key=activation.agency_key,
-        data={"contact_id": contact.id},
+        text=reason,
+        role=getattr(rung, "role", None),
     )
     handed_to = None
     if _holds_the_alert(activation, contact):
-        alerted = alert_next_level(activation, reason=f"the {rung} declined", actor=f"contact:{contact.key}")
+        who = rung.name if rung is not None else "contact"
+        alerted = alert_next_level(activation, reason=f"the {who} declined", actor=Actor.of(contact))
         if alerted is None:
             activation.state = ActivationState.DECLINED
         else:
@@ -186,15 +185,15 @@ def _late(
     closed = incident.status == IncidentStatus.CLOSED
     because = "the incident is closed" if closed else "the response is standing down"
     log.info("a late %s (activation %s): %s", what, activation.id, because)
-    words = f"; they said: {words.strip()}" if words.strip() else ""
     timeline.record(
         incident,
         EventKind.LATE_RESPONSE,
-        f"{activation.agency_name}: {what} from {contact.name} {CHANNEL_WORDS[channel]} "
-        f"recorded as a late response because {because}{words}",
-        actor=f"contact:{contact.key}",
+        by=contact,
         channel=channel,
         agency_key=activation.agency_key,
+        text=words,
+        what=what,
+        because=because,
     )
     return Outcome("incident_closed" if closed else "standing_down", activation, contact)
 
@@ -209,11 +208,9 @@ def _earlier_response(activation: Activation, contact: Contact, kind: ResponseKi
     )
 
 
-def _rung_name(activation: Activation, contact: Contact) -> str:
-    for rung in ladder(activation):
-        if rung.role == contact.key:
-            return rung.name
-    return "contact"
+def _rung(activation: Activation, contact: Contact) -> Rung | None:
+    """The rung of the ladder the contact answered as, if they hold one."""
+    return next((rung for rung in ladder(activation) if rung.role == contact.key), None)
 
 
 def _holds_the_alert(activation: Activation, contact: Contact) -> bool:

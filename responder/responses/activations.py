@@ -34,6 +34,10 @@ from responder.playbooks.schema import SHARING_BASES
 from responder.responses import reply_codes
 from responder.responses.organisation_names import NotAName, checked_organisation_name
 from responder.scheduling.schedule import schedule_next_escalation
+from responder.timeline import Actor
+
+# The key of every agency or offer added by hand starts so (its name was typed, not reviewed).
+AD_HOC = "adhoc-"
 
 
 class ActivationError(ValueError):
@@ -41,7 +45,7 @@ class ActivationError(ValueError):
 
 
 def activate_agencies(
-    incident: Incident, agencies: Iterable[Agency], actor: str, why: str = "activated by the playbook"
+    incident: Incident, agencies: Iterable[Agency], actor: Actor, why: str = "activated by the playbook"
 ) -> list[Activation]:
     """Activate each agency not already active for the incident, alerting its lead.
 
@@ -54,7 +58,7 @@ def activate_agencies(
     return [_activate(incident, agency, contacts, actor, next(codes), why) for agency in fresh]
 
 
-def offer_support(incident: Incident, offer: Offer, actor: str) -> OfferActivation | None:
+def offer_support(incident: Incident, offer: Offer, actor: Actor) -> OfferActivation | None:
     if any(existing.offer_key == offer.key for existing in incident.offers):
         return None
     row = OfferActivation(
@@ -62,7 +66,12 @@ def offer_support(incident: Incident, offer: Offer, actor: str) -> OfferActivati
     )
     db.session.add(row)
     timeline.record(
-        incident, EventKind.OFFERED, f"Support offer: {offer.name}", actor=actor, agency_key=offer.provider
+        incident,
+        EventKind.OFFERED,
+        by=actor,
+        agency_key=offer.provider,
+        offer=offer.name,
+        by_hand=offer.key.startswith(AD_HOC) or None,
     )
     return row
 
@@ -70,7 +79,7 @@ def offer_support(incident: Incident, offer: Offer, actor: str) -> OfferActivati
 @guarded(Change.ACTIVATE)
 def add_playbook_agency(incident: Incident, user: User, agency_key: str, reason: str) -> Activation:
     """An agency from the incident's playbooks that the rules did not pick."""
-    agency = playbook_agencies(incident).get(agency_key)
+    agency = incident.frozen_playbooks.agencies().get(agency_key)
     if agency is None:
         raise ActivationError(f"{agency_key!r} is not an agency in this incident's playbooks.")
     return _add(incident, user, agency, reason)
@@ -101,10 +110,10 @@ def add_ad_hoc_agency(
 
 @guarded(Change.ACTIVATE)
 def add_playbook_offer(incident: Incident, user: User, offer_key: str) -> OfferActivation:
-    offers = playbook_offers(incident)
+    offers = incident.frozen_playbooks.offers()
     if offer_key not in offers:
         raise ActivationError(f"{offer_key!r} is not a support offer in this incident's playbooks.")
-    row = offer_support(incident, offers[offer_key], timeline.actor_for_user(user))
+    row = offer_support(incident, offers[offer_key], Actor.of(user))
     if row is None:
         raise ActivationError(f"{offers[offer_key].name} is already offered.")
     return row
@@ -115,7 +124,7 @@ def add_ad_hoc_offer(incident: Incident, user: User, name: str, provider_key: st
     name = _organisation_name(name)
     key = _ad_hoc_key(name, "offer")
     offer = Offer(key=key, name=name, provider=provider_key, source=incident.local_authority)
-    row = offer_support(incident, offer, timeline.actor_for_user(user))
+    row = offer_support(incident, offer, Actor.of(user))
     if row is None:
         raise ActivationError(f"{name} is already offered.")
     return row
@@ -147,7 +156,7 @@ def add_local_authority(
     plan = plan_response(playbooks, local_authority, facts)
     incident.frozen_playbooks = incident.frozen_playbooks.with_area(plan.playbook)
     incident.areas.append(IncidentArea(local_authority=local_authority, position=len(incident.areas)))
-    actor = timeline.actor_for_user(user)
+    actor = Actor.of(user)
     added = activate_agencies(
         incident, plan.agencies, actor, why=f"{plan.playbook.name} added to the incident"
     )
@@ -159,9 +168,11 @@ def add_local_authority(
     timeline.record(
         incident,
         EventKind.AREA_ADDED,
-        f"{plan.playbook.name} added to the incident ({reason.strip()}): {len(added)} more agencies alerted"
-        + (f"; {shared} already active were not alerted again" if shared else ""),
-        actor=actor,
+        by=actor,
+        text=reason,
+        local_authority=local_authority,
+        alerted=len(added),
+        shared=shared,
     )
     return added
 
@@ -169,7 +180,7 @@ def add_local_authority(
 def _add(incident: Incident, user: User, agency: Agency, reason: str) -> Activation:
     if any(a.agency_key == agency.key for a in incident.activations):
         raise ActivationError(f"{agency.name} is already activated for this incident.")
-    actor = timeline.actor_for_user(user)
+    actor = Actor.of(user)
     if sharing.basis_for_agency(incident, agency.key, agency.source) is None:
         # No frozen playbook names it: keep its basis beside them, where every share looks.
         incident.frozen_playbooks = incident.frozen_playbooks.with_added_agency(agency)
@@ -178,16 +189,16 @@ def _add(incident: Incident, user: User, agency: Agency, reason: str) -> Activat
     timeline.record(
         incident,
         EventKind.AGENCY_ADDED,
-        f"{agency.name} added by hand: {reason.strip()} "
-        f"(sharing basis: {SHARING_BASES[agency.sharing_basis]})",
-        actor=actor,
+        by=actor,
         agency_key=agency.key,
+        text=reason,
+        basis=agency.sharing_basis,
     )
     return activation
 
 
 def _activate(
-    incident: Incident, agency: Agency, contacts: dict[str, Contact], actor: str, code: str, why: str
+    incident: Incident, agency: Agency, contacts: dict[str, Contact], actor: Actor, code: str, why: str
 ) -> Activation:
     lead = contacts.get(agency.lead)
     activation = Activation(
@@ -205,20 +216,11 @@ def _activate(
     )
     db.session.add(activation)
     if lead is None:
-        timeline.record(
-            incident,
-            EventKind.CONTACT_MISSING,
-            f"{agency.name} not alerted: no active contact for role {agency.lead} in the directory",
-            agency_key=agency.key,
-        )
+        timeline.record(incident, EventKind.CONTACT_MISSING, agency_key=agency.key, role=agency.lead)
         return activation
     queue_alert(incident, activation, lead, shared_by=actor, purpose=why)
     timeline.record(
-        incident,
-        EventKind.ALERT_QUEUED,
-        f"{agency.name} activated; alert queued to the lead ({agency.lead}) by SMS and email",
-        actor=actor,
-        agency_key=agency.key,
+        incident, EventKind.ALERT_QUEUED, by=actor, contact=lead, agency_key=agency.key, role=agency.lead
     )
     return activation
 
@@ -232,28 +234,9 @@ def _organisation_name(raw: str) -> str:
 
 def _ad_hoc_key(name: str, fallback: str) -> str:
     """A stable id for something no playbook names, e.g. "adhoc-mosque-committee"."""
-    return "adhoc-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or fallback)
+    return AD_HOC + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or fallback)
 
 
 def _active_contacts(keys: set[str]) -> dict[str, Contact]:
     rows = db.session.scalars(select(Contact).where(Contact.key.in_(keys), Contact.active.is_(True)))
     return {row.key: row for row in rows}
-
-
-def playbook_agencies(incident: Incident) -> dict[str, Agency]:
-    """Every agency the incident's playbooks (and the regional file) define."""
-    playbooks = current_playbooks()
-    found = dict(playbooks.region.agencies)
-    for slug in incident.local_authorities:
-        if slug in playbooks.playbooks:
-            found.update(playbooks.playbooks[slug].agencies)
-    return found
-
-
-def playbook_offers(incident: Incident) -> dict[str, Offer]:
-    playbooks = current_playbooks()
-    found = dict(playbooks.region.offers)
-    for slug in incident.local_authorities:
-        if slug in playbooks.playbooks:
-            found.update(playbooks.playbooks[slug].offers)
-    return found

@@ -16,6 +16,7 @@ from responder import timeline
 from responder.extensions import db
 from responder.models import Activation, ActivationState, Contact, EventKind
 from responder.notify.outbox import queue_alert
+from responder.timeline import SYSTEM, Actor
 
 LEVEL_NAMES = {0: "lead", 1: "deputy", 2: "duty manager", 3: "VRU regional on-call"}
 TOP_LEVEL = 3
@@ -52,7 +53,7 @@ def next_rung(activation: Activation) -> tuple[Rung, Contact] | None:
     return None
 
 
-def alert_next_level(activation: Activation, reason: str, actor: str = timeline.SYSTEM) -> Contact | None:
+def alert_next_level(activation: Activation, reason: str, actor: Actor = SYSTEM) -> Contact | None:
     """Alert the next rung in the caller's transaction; None when the ladder is exhausted.
 
     Skips rungs without an active contact (saying so on the timeline), moves
@@ -64,11 +65,7 @@ def alert_next_level(activation: Activation, reason: str, actor: str = timeline.
         if activation.state != ActivationState.COVERED:
             activation.state = ActivationState.NOT_REACHED
         timeline.record(
-            incident,
-            EventKind.NOT_REACHED,
-            f"{activation.agency_name}: nobody left to alert ({reason})",
-            actor=actor,
-            agency_key=activation.agency_key,
+            incident, EventKind.NOT_REACHED, by=actor, agency_key=activation.agency_key, because=reason
         )
         return None
     rung, contact = found
@@ -78,10 +75,13 @@ def alert_next_level(activation: Activation, reason: str, actor: str = timeline.
     timeline.record(
         incident,
         EventKind.ESCALATED,
-        f"{activation.agency_name}: alerted the {rung.name} ({rung.role}) because {reason}",
-        actor=actor,
+        by=actor,
+        contact=contact,
         agency_key=activation.agency_key,
-        data={"level": rung.level, "role": rung.role, "contact_id": contact.id},
+        level=rung.level,
+        rung=rung.name,
+        role=rung.role,
+        because=reason,
     )
     return contact
 

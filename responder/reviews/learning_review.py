@@ -15,11 +15,11 @@ from sqlalchemy import select
 from responder import timeline
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models import Incident, User
+from responder.models import EventKind, Incident, User
 from responder.models.reviews import RagStatus, ReviewAction, ReviewNote, ReviewNoteKind
 
-# The timeline kind for review changes (the timeline's own kinds are in responder.models.timeline).
-REVIEW_UPDATED = "review_updated"
+# The timeline kind for review changes.
+REVIEW_UPDATED = EventKind.REVIEW_UPDATED
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def add_note(incident: Incident, user: User, kind: ReviewNoteKind, text: str) ->
         incident=incident, kind=ReviewNoteKind(kind), text=text.strip(), created_by=user, created_at=now_utc()
     )
     db.session.add(note)
-    _record(incident, user, f"Learning review: {note.kind_label.lower()} added")
+    timeline.record(incident, EventKind.REVIEW_UPDATED, by=user, change="note", what=note.kind_label.lower())
     return note
 
 
@@ -72,7 +72,14 @@ def add_action(
         updated_at=now,
     )
     db.session.add(row)
-    _record(incident, user, f"Learning review: action added, due {due_on:%d %b %Y}, {RagStatus(rag)}")
+    timeline.record(
+        incident,
+        EventKind.REVIEW_UPDATED,
+        by=user,
+        change="action",
+        due=f"{due_on:%d %b %Y}",
+        rag=RagStatus(rag),
+    )
     return row
 
 
@@ -84,8 +91,13 @@ def set_action_status(action: ReviewAction, user: User, rag: RagStatus) -> Revie
     before = action.rag
     action.rag = rag
     action.updated_at = now_utc()
-    _record(
-        action.incident, user, f"Learning review: action {action.id} status changed from {before} to {rag}"
+    timeline.record(
+        action.incident,
+        EventKind.REVIEW_UPDATED,
+        by=user,
+        change="status",
+        action_id=action.id,
+        **{"from": RagStatus(before), "to": rag},
     )
     return action
 
@@ -94,7 +106,3 @@ def get_action(incident: Incident, action_id: int) -> ReviewAction | None:
     return db.session.scalar(
         select(ReviewAction).where(ReviewAction.id == action_id, ReviewAction.incident_id == incident.id)
     )
-
-
-def _record(incident: Incident, user: User, detail: str) -> None:
-    timeline.record(incident, REVIEW_UPDATED, detail, actor=timeline.actor_for_user(user))

@@ -7,11 +7,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from responder import timeline
-from responder.clock import format_local
 from responder.extensions import db
 from responder.models import Contact, EventKind, TimedAction
-from responder.playbooks import parse_duration
-from responder.scheduling.firing import Result, late_note
+from responder.scheduling.firing import Result
 from responder.scheduling.notices import queue_deadline_notice
 
 
@@ -21,34 +19,35 @@ def remind_deadline(action: TimedAction, now: datetime) -> Result:
     if due <= now:
         # After an outage: the deadline itself has passed, and says so.
         return Result.cancel("superseded: the deadline itself has passed")
-    before = parse_duration(details["before"]).describe()
-    told = _tell(action, due, reminder=True)
-    timeline.record(
-        action.incident,
-        EventKind.DEADLINE_REMINDER,
-        f"Reminder ({before} before): {details['name']}, due {format_local(due)}; {told}{late_note(action)}",
-        data={"timed_action_id": action.id},
-    )
-    return Result(f"reminder: {told}")
+    return _tell(action, due, EventKind.DEADLINE_REMINDER)
 
 
 def announce_deadline(action: TimedAction, now: datetime) -> Result:
+    return _tell(action, datetime.fromisoformat(action.details["due"]), EventKind.DEADLINE_DUE)
+
+
+def _tell(action: TimedAction, due: datetime, kind: EventKind) -> Result:
+    """Tell the role the playbook names (if it has an active contact), and the timeline."""
     details = action.details
-    due = datetime.fromisoformat(details["due"])
-    told = _tell(action, due, reminder=False)
+    role = details.get("notify")
+    contact = db.session.scalar(select(Contact).where(Contact.key == role, Contact.active.is_(True)))
+    reminder = kind == EventKind.DEADLINE_REMINDER
+    if contact is not None:
+        queue_deadline_notice(action.incident, contact, details["name"], due, reminder=reminder)
     timeline.record(
         action.incident,
-        EventKind.DEADLINE_DUE,
-        f"Deadline reached: {details['name']}; {told}{late_note(action)}",
-        data={"timed_action_id": action.id},
+        kind,
+        contact=contact,
+        name=details["name"],
+        due=details["due"],
+        before=details.get("before") if reminder else None,
+        role=role,
+        late_seconds=action.lateness_seconds,
+        timed_action_id=action.id,
     )
-    return Result(f"deadline reached: {told}")
-
-
-def _tell(action: TimedAction, due: datetime, *, reminder: bool) -> str:
-    role = action.details.get("notify")
-    contact = db.session.scalar(select(Contact).where(Contact.key == role, Contact.active.is_(True)))
-    if contact is None:
-        return f"nobody told: no active contact for role {role}"
-    queue_deadline_notice(action.incident, contact, action.details["name"], due, reminder=reminder)
-    return f"{contact.name} ({role}) told by SMS and email"
+    told = (
+        f"{role} told by SMS and email"
+        if contact is not None
+        else f"nobody told: no active contact for {role}"
+    )
+    return Result(("reminder: " if reminder else "deadline reached: ") + told)

@@ -220,9 +220,11 @@ def _count_failure(action_id: int, error: Exception) -> None:
             timeline.record(
                 action.incident,
                 EventKind.TIMED_ACTION_FAILED,
-                f"A scheduled {action.kind.replace('_', ' ')} could not be carried out after "
-                f"{action.attempts} attempts ({type(error).__name__}); it needs doing by hand",
-                data={"timed_action_id": action.id},
+                agency_key=action.activation.agency_key if action.activation is not None else None,
+                action=action.kind,
+                attempts=action.attempts,
+                error=type(error).__name__,
+                timed_action_id=action.id,
             )
 
 

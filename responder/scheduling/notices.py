@@ -19,7 +19,7 @@ from responder.links import incident_page
 from responder.models import AccessToken, Channel, CheckIn, Contact, Incident, Message, MessageKind
 from responder.notify.sms_text import to_gsm7
 from responder.playbooks import parse_duration
-from responder.timeline import SYSTEM
+from responder.timeline.actors import SYSTEM
 
 
 def queue_check_in_request(check_in: CheckIn, token: AccessToken, *, reminder: bool) -> list[Message]:

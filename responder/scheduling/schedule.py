@@ -119,11 +119,7 @@ def cancel_incident_actions(incident: Incident, reason: str = "the incident was 
     """Cancel everything still pending for ``incident`` (closing or standing down)."""
     count = _cancel((TimedAction.incident_id == incident.id,), reason)
     if count:
-        timeline.record(
-            incident,
-            EventKind.ACTIONS_CANCELLED,
-            f"{count} scheduled action{'s' if count != 1 else ''} cancelled: {reason}",
-        )
+        timeline.record(incident, EventKind.ACTIONS_CANCELLED, count=count, because=reason)
     return count
 
 

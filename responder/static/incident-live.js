@@ -17,12 +17,14 @@ async function poll() {
   if (change.board) {
     document.getElementById("board").innerHTML = change.board;
   }
-  if (change.events.length) {
+  // New events join the list only where it shows the latest end of the timeline.
+  const where = root.dataset.newEvents;
+  if (change.events.length && where) {
     const list = document.getElementById("timeline-events");
     for (const html of change.events) {
       const holder = document.createElement("template");
       holder.innerHTML = html.trim();
-      if (root.dataset.order === "oldest") list.append(holder.content);
+      if (where === "append") list.append(holder.content);
       else list.prepend(holder.content);
     }
   }

@@ -13,12 +13,19 @@ from sqlalchemy import select
 from responder.clock import now_utc
 from responder.extensions import csrf, db
 from responder.incidents import lifecycle
+from responder.incidents import view as incident_view
 from responder.incidents.access import OutsideYourAreas, find_visible
 from responder.incidents.lifecycle import LifecycleError
 from responder.incidents.opening import SubmissionConflict, open_incident
-from responder.models import ApiToken, Role, User
+from responder.models import ApiToken, Incident, Role, User
+from responder.timeline.naming import naming_for
 from responder.unit_of_work import retried_on_conflict
-from responder.web.api_schemas import CloseInputSchema, IncidentDetailSchema, IncidentInputSchema
+from responder.web.api_schemas import (
+    CloseInputSchema,
+    IncidentDetailSchema,
+    IncidentInputSchema,
+    TimelineEventSchema,
+)
 from responder.web.openapi import build_spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -84,7 +91,7 @@ def create_incident():
         return _error(403, str(refused))
     except SubmissionConflict as conflict:
         return jsonify({"errors": {"Idempotency-Key": [str(conflict)]}}), 422
-    response = jsonify(IncidentDetailSchema().dump(incident))
+    response = jsonify(incident_body(incident))
     response.status_code = 201
     response.headers["Location"] = url_for("api.incident_detail", reference=incident.reference)
     return response
@@ -93,7 +100,7 @@ def create_incident():
 @bp.get("/incidents/<reference>")
 @token_required()
 def incident_detail(reference: str):
-    return jsonify(IncidentDetailSchema().dump(_visible_incident(reference)))
+    return jsonify(incident_body(_visible_incident(reference)))
 
 
 @bp.post("/incidents/<reference>/close")
@@ -112,7 +119,17 @@ def close_incident(reference: str):
         lifecycle.close(incident, g.api_user, reason)
     except LifecycleError as error:
         return _error(409, str(error))
-    return jsonify(IncidentDetailSchema().dump(incident))
+    return jsonify(incident_body(incident))
+
+
+def incident_body(incident: Incident) -> dict:
+    """The incident as the API gives it, with its whole timeline in words, oldest first."""
+    body = IncidentDetailSchema(exclude=("timeline",)).dump(incident)
+    naming = naming_for(incident, redacted=False)
+    body["timeline"] = TimelineEventSchema(many=True).dump(
+        incident_view.timeline(incident, naming, oldest_first=True, limit=None).entries
+    )
+    return body
 
 
 def _visible_incident(reference: str):

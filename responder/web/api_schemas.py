@@ -117,12 +117,15 @@ class OfferSchema(Schema):
 
 
 class TimelineEventSchema(Schema):
+    """A timeline entry (responder.incidents.view.TimelineEntry) as the API gives it: in full, in words."""
+
+    id = fields.Integer()
     at = fields.AwareDateTime()
-    actor = fields.String()
+    actor = fields.String(attribute="who")
     kind = fields.String()
     channel = fields.String(allow_none=True)
     agency_key = fields.String(allow_none=True)
-    detail = fields.String()
+    detail = fields.String(attribute="sentence")
 
 
 class IncidentDetailSchema(Schema):
@@ -141,4 +144,5 @@ class IncidentDetailSchema(Schema):
     playbook_hash = fields.String()
     activations = fields.List(fields.Nested(ActivationSchema))
     support_offers = fields.List(fields.Nested(OfferSchema), attribute="offers")
-    timeline = fields.List(fields.Nested(TimelineEventSchema), attribute="events")
+    # Written for the reader when asked for (responder.web.api.incident_body), oldest first.
+    timeline = fields.List(fields.Nested(TimelineEventSchema))

@@ -32,7 +32,6 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from responder.exports.audit import record_export
 from responder.exports.chronology_csv import chronology_csv
 from responder.exports.incident_json import incident_json
-from responder.exports.redaction import Redaction, for_incident
 from responder.exports.regional_csv import RollUpPeriod, incidents_in, regional_csv
 from responder.exports.report import build_report
 from responder.exports.report_pdf import report_pdf
@@ -40,6 +39,7 @@ from responder.exports.tension_chart import tension_drawing, tension_svg
 from responder.governance.sharing import SharingRefused
 from responder.incidents.access import find_visible, visible_incidents
 from responder.models import LOCAL_AUTHORITIES, Incident, Role
+from responder.timeline.naming import Naming, naming_for
 from responder.web.access import role_required
 from responder.web.review_forms import ShareExportForm
 from responder.web.reviews import reviews_page
@@ -79,23 +79,23 @@ def share(reference: str):
     return _send(form.format.data, *_export(reference, form.format.data, stated))
 
 
-def _send(export_format: str, incident: Incident, redaction: Redaction) -> Response:
+def _send(export_format: str, incident: Incident, naming: Naming) -> Response:
     if export_format == "csv":
-        body = chronology_csv(incident, redaction)
-        return _download(body, "text/csv; charset=utf-8", incident, redaction, "chronology.csv")
+        body = chronology_csv(incident, naming)
+        return _download(body, "text/csv; charset=utf-8", incident, naming, "chronology.csv")
     if export_format == "json":
         return _download(
-            incident_json(incident, redaction), "application/json", incident, redaction, "incident.json"
+            incident_json(incident, naming), "application/json", incident, naming, "incident.json"
         )
-    body = report_pdf(build_report(incident, redaction))
-    return _download([body], "application/pdf", incident, redaction, "after-action-report.pdf")
+    body = report_pdf(build_report(incident, naming))
+    return _download([body], "application/pdf", incident, naming, "after-action-report.pdf")
 
 
 @bp.get("/incidents/<reference>/report")
 @role_required(Role.MANAGER)
 def report_page(reference: str):
-    incident, redaction = _export(reference, "html", _read_on_the_default_basis())
-    report = build_report(incident, redaction)
+    incident, naming = _export(reference, "html", _read_on_the_default_basis())
+    report = build_report(incident, naming)
     svg = tension_svg(tension_drawing(report.tension, report.opened_at, report.tension_until))
     # An <img> data URI: the page's Content-Security-Policy forbids the inline styles reportlab's SVG uses.
     chart = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
@@ -176,7 +176,7 @@ def _visible(reference: str) -> Incident:
     return incident
 
 
-def _export(reference: str, export_format: str, share: Share) -> tuple[Incident, Redaction]:
+def _export(reference: str, export_format: str, share: Share) -> tuple[Incident, Naming]:
     """The incident, recorded as exported in the variant asked for, and how to show its people."""
     incident = _visible(reference)
     try:
@@ -190,15 +190,15 @@ def _export(reference: str, export_format: str, share: Share) -> tuple[Incident,
         )
     except SharingRefused as refused:
         abort(make_response(_bad_request({"basis": [str(refused)]})))
-    return incident, for_incident(incident, redacted=share.redacted)
+    return incident, naming_for(incident, redacted=share.redacted)
 
 
 def _download(
-    body: Iterable[bytes], content_type: str, incident: Incident, redaction: Redaction, name: str
+    body: Iterable[bytes], content_type: str, incident: Incident, naming: Naming, name: str
 ) -> Response:
     """``name`` like "chronology.csv": the file is BHM-2026-0042-chronology[-redacted].csv."""
     stem, _, extension = name.rpartition(".")
-    variant = "-redacted" if redaction.redacted else ""
+    variant = "-redacted" if naming.redacted else ""
     return _stream(body, content_type, f"{incident.reference}-{stem}{variant}.{extension}")
 
 

@@ -223,7 +223,7 @@ def _form(name: str, incident, formdata=True):
     playbooks = current_playbooks()
     if name == "playbook_agency":
         active = {a.agency_key for a in incident.activations}
-        agencies = activations.playbook_agencies(incident)
+        agencies = incident.frozen_playbooks.agencies()
         form.agency_key.choices = [
             (key, agency.name)
             for key, agency in sorted(agencies.items(), key=lambda item: item[1].name)
@@ -231,7 +231,7 @@ def _form(name: str, incident, formdata=True):
         ]
     elif name == "offer":
         offered = {o.offer_key for o in incident.offers}
-        offers = activations.playbook_offers(incident)
+        offers = incident.frozen_playbooks.offers()
         form.offer_key.choices = [
             (key, offer.name)
             for key, offer in sorted(offers.items(), key=lambda item: item[1].name)

@@ -18,6 +18,7 @@ from responder.models.check_ins import CheckIn
 from responder.playbooks.registry import current_playbooks
 from responder.scheduling import upcoming_actions
 from responder.scheduling.schedule import describe
+from responder.timeline.naming import naming_for
 from responder.unit_of_work import retried_on_conflict
 from responder.web.access import role_required
 from responder.web.incident_forms import IncidentForm
@@ -94,14 +95,24 @@ def show(reference: str):
     record_access(current_user, incident, "viewed")
     kind = request.args.get("kind") if request.args.get("kind") in incident_view.TIMELINE_FILTERS else None
     oldest_first = request.args.get("order") == "oldest"
+    past = request.args.get("past", "")
     covered, expected = incident_view.coverage(incident)
+    naming = naming_for(incident, redacted=False)
+    page = incident_view.timeline(
+        incident,
+        naming,
+        kind,
+        oldest_first=oldest_first,
+        past=int(past) if past.isdigit() else None,
+    )
     return render_template(
         "incidents/show.html",
         incident=incident,
-        groups=incident_view.board(incident),
+        groups=incident_view.board(incident, naming),
         covered=covered,
         expected=expected,
-        events=incident_view.timeline(incident, kind, oldest_first),
+        timeline=page,
+        continued=past.isdigit(),
         cursor=incident_view.latest_event_id(incident),
         kind=kind,
         oldest_first=oldest_first,
@@ -125,19 +136,22 @@ def live(reference: str):
     if not after.isdigit():
         return jsonify({"error": "after must be a timeline event id"}), 400
     kind = request.args.get("kind") if request.args.get("kind") in incident_view.TIMELINE_FILTERS else None
-    new_events = incident_view.timeline(incident, kind, oldest_first=True, after=int(after))
     cursor = incident_view.latest_event_id(incident)
     if cursor <= int(after):
         return jsonify({"cursor": cursor, "events": [], "board": None, "status": incident.status})
+    naming = naming_for(incident, redacted=False)
+    new_events = incident_view.timeline(
+        incident, naming, kind, oldest_first=True, after=int(after), limit=None
+    ).entries
     covered, expected = incident_view.coverage(incident)
     return jsonify(
         {
             "cursor": cursor,
             "status": incident.status,
-            "events": [render_template("incidents/_event.html", event=event) for event in new_events],
+            "events": [render_template("incidents/_event.html", entry=entry) for entry in new_events],
             "board": render_template(
                 "incidents/_board.html",
-                groups=incident_view.board(incident),
+                groups=incident_view.board(incident, naming),
                 covered=covered,
                 expected=expected,
             ),

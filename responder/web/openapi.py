@@ -51,7 +51,10 @@ IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": "Send the same key again (for example after a timeout) and no second incident opens",
+    "description": (
+        "Send the same key with the same details again (for example after a timeout) and no second"
+        " incident opens; the same key with other details is refused (422). Keys belong to their sender"
+    ),
     "schema": {"type": "string", "minLength": 8, "maxLength": 64},
 }
 
@@ -104,6 +107,7 @@ def _open_incident() -> dict[str, Any]:
             },
             "400": MALFORMED,
             "401": UNAUTHORISED,
+            "403": _error("The local authority is outside the areas you work in", "Error"),
             "413": TOO_LARGE,
             "422": _error("Invalid input: messages per field, and nothing was written", "ValidationErrors"),
         },
