@@ -97,14 +97,15 @@ $(VENV)/.dev-deps: requirements.txt requirements-dev.txt requirements-build.txt 
 	$(PIP_LOCKED) --no-build-isolation -r requirements-dev.lock
 	touch $(VENV)/.deps $@
 
-# GOV.UK Frontend comes from the npm registry, compiled with our settings.
-assets: responder/static/dist/app.css
+# GOV.UK Frontend comes from the npm registry, compiled with our settings; htmx (the incident
+# page's live panels) is copied beside it, so both are served as static files.
+assets: responder/static/dist/app.css responder/static/dist/htmx.min.js
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-responder/static/dist/app.css: node_modules/.package-lock.json responder/static/src/app.scss
+responder/static/dist/app.css responder/static/dist/htmx.min.js &: node_modules/.package-lock.json responder/static/src/app.scss
 	npm run --silent build
 
 clean:

@@ -234,7 +234,9 @@ def test_acknowledging_a_closed_incident_is_refused_politely_and_logged(client, 
 def test_the_page_shows_who_else_has_acknowledged(client, incident):
     client.post(link_for(incident, "wmp-birmingham"), data={"action": "acknowledge"})
     page = client.get(link_for(incident, "bham-youth-service")).get_data(as_text=True)
-    police = re.search(r"<li>.*West Midlands Police – Birmingham.*</li>", page)
+    police = re.search(
+        r"<li>(?:(?!</li>).)*West Midlands Police – Birmingham(?:(?!</li>).)*</li>", page, re.S
+    )
     assert police and "Covered" in police.group(0)
 
 
@@ -242,7 +244,9 @@ def test_the_incident_page_shows_the_agency_as_covered(client, incident, make_us
     client.post(link_for(incident, "bham-youth-service"), data={"action": "acknowledge"})
     login(make_user())
     page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
-    assert f"Agencies (1 of {len(incident.activations)} covered)" in page
+    assert f">1/{len(incident.activations)}</span> agencies covered" in page
+    youth_service = re.search(r"Birmingham Youth Service</th>(?:(?!</tr>).)*", page, re.S).group(0)
+    assert "Covered" in youth_service and "Waiting for" not in youth_service
 
 
 def test_csrf_is_required_on_the_link_forms(make_app, incident):
@@ -320,3 +324,23 @@ def test_tokens_never_reach_the_request_log(incident, caplog):
         handler.log_request(200, 1234)
     assert caplog.records, "the request line was logged"
     assert token not in caplog.text and "/a/[redacted]" in caplog.text
+
+
+def test_after_declining_the_page_shows_where_the_alert_went_and_offers_no_second_decline(client, incident):
+    path = link_for(incident, "bham-youth-service")
+    before = client.get(path).get_data(as_text=True)
+    assert "I cannot cover this" in before and 'value="decline"' in before
+    page = client.post(
+        path,
+        data={"action": "decline", "decline-reason": "passing_to_deputy", "decline-detail": "On leave"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    activation = next(a for a in incident.activations if a.agency_key == "bham-youth-service")
+    deputy = activation.deputy_contact.name
+    assert "Your decline is recorded" in page
+    assert "Escalated" in page and f"Now with the deputy: {deputy}" in page
+    assert "Declined at" in page and "Passing to my deputy: On leave" in page
+    assert f"the deputy, {deputy}, has been asked to cover this" in page
+    assert "I cannot cover this" not in page and 'value="decline"' not in page
+    # Changing their mind is still possible: the acknowledgement stays on offer.
+    assert "Changed your mind?" in page and 'value="acknowledge"' in page

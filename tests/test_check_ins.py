@@ -281,7 +281,9 @@ def test_no_answer_gets_one_reminder_then_is_flagged_for_the_manager(client, inc
     with freeze_time(REMINDER + timedelta(minutes=31)):
         login(make_user("manager"))
         page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
-    assert "Reminded, still no answer:" in page and "Birmingham Youth Service (4h, reminded 03:50" in page
+    assert (
+        "Reminded, still no answer:" in page and "Birmingham Youth Service (4 hours, reminded 03:50" in page
+    )
 
     fire_at(FLAG)
     check_in = db.session.scalars(select(CheckIn).where(CheckIn.activation_id == youth.id)).one()
@@ -293,7 +295,7 @@ def test_no_answer_gets_one_reminder_then_is_flagged_for_the_manager(client, inc
 
     with freeze_time(FLAG + timedelta(minutes=1)):
         page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
-    assert "Missed check-ins" in page and "Birmingham Youth Service (4h)" in page
+    assert "Missed check-ins" in page and "Birmingham Youth Service (4 hours)" in page
 
     # The reminder's own link still records a (late) answer.
     with freeze_time(FLAG + timedelta(minutes=5)):
@@ -333,3 +335,20 @@ def test_a_closed_incident_takes_no_answers(client, incident):
         response = client.post(path, data=answer_form(incident))
     assert "This incident is closed, so nothing was recorded" in response.get_data(as_text=True)
     assert state_of_the_world() == before
+
+
+def test_a_lead_sees_their_own_agencys_offers_first_and_the_rest_folded_away(client, incident):
+    fire_at(FIRST_CHECK_IN)
+    with freeze_time(FIRST_CHECK_IN + timedelta(minutes=10)):
+        youth = client.get(link(agency(incident, "bham-youth-service"))).get_data(as_text=True)
+        police = client.get(link(agency(incident, "wmp-birmingham"))).get_data(as_text=True)
+    others = len(incident.offers) - 1
+    folded = youth.index(f"Offers other agencies provide ({others})")
+    assert youth.index("Additional detached youth work in the affected area") < folded
+    assert "Provided by Birmingham Youth Service" in youth
+    assert "West Midlands Police – Birmingham local policing area provides none" in police
+    details = re.search(
+        r'<details class="govuk-details"\s*>', police[police.index("Offers other agencies") - 400 :]
+    )
+    assert details is not None  # folded: not open
+    assert f"Offers other agencies provide ({len(incident.offers)})" in police

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from freezegun import freeze_time
 from sqlalchemy import func, select
 
 from responder.clock import now_utc, to_local
@@ -174,3 +175,49 @@ def test_healthz_reports_database_and_scheduler(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json["status"] == "ok" and response.json["database"] == "ok"
+
+
+def date_inputs(page: str) -> list[str]:
+    """The day, month and year the form shows."""
+    return [
+        re.search(rf'id="occurred_date-{part}"[^>]*value="([^"]*)"', page).group(1)
+        for part in ("day", "month", "year")
+    ]
+
+
+def test_a_new_form_starts_at_the_time_of_the_report(client, directory, make_user, login):
+    with freeze_time(datetime(2026, 7, 14, 22, 5, tzinfo=UTC)):  # 23:05 BST
+        login(make_user())
+        page = client.get("/incidents/new").get_data(as_text=True)
+    assert date_inputs(page) == ["14", "7", "2026"] or date_inputs(page) == ["14", "07", "2026"]
+    assert re.search(r'id="occurred_time"[^>]*value="23:05"', page)
+
+
+def test_the_night_shift_trap_asks_did_you_mean_yesterday_with_yesterdays_date_filled_in(
+    client, directory, make_user, login
+):
+    after_midnight = datetime(2026, 11, 25, 0, 20, tzinfo=UTC)  # 00:20 GMT, Wednesday 25 November
+    with freeze_time(after_midnight):
+        login(make_user())
+        data = form_data(occurred_date=["25", "11", "2026"], occurred_time="21:40")
+        response = client.post("/incidents/new", data=data)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422
+        assert "Did you mean yesterday?" in page and "Tuesday 24 November" in page
+        assert date_inputs(page) == ["24", "11", "2026"]  # yesterday's date, filled in
+        assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
+        # Sent again as it now stands, it opens the incident at 21:40 yesterday.
+        confirmed = client.post("/incidents/new", data={**data, "occurred_date": date_inputs(page)})
+        assert confirmed.status_code == 303
+    incident = db.session.scalar(select(Incident))
+    assert to_local(incident.occurred_at).strftime("%a %d %H:%M") == "Tue 24 21:40"
+
+
+def test_a_future_time_on_another_day_is_refused_without_the_hint(client, directory, make_user, login):
+    with freeze_time(datetime(2026, 11, 25, 0, 20, tzinfo=UTC)):
+        login(make_user())
+        response = client.post(
+            "/incidents/new", data=form_data(occurred_date=["26", "11", "2026"], occurred_time="09:00")
+        )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "must be in the past" in page and "yesterday?" not in page

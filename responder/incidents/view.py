@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from responder.clock import as_utc, now_utc
 from responder.extensions import db
+from responder.incidents.summary import tension_trend  # noqa: F401 - (at, level) pairs, for the reports
 from responder.models import (
     LOCAL_AUTHORITIES,
     ActionState,
@@ -20,15 +21,28 @@ from responder.models import (
     Incident,
     IncidentStatus,
     Message,
+    MessageKind,
     MessageState,
+    OfferActivation,
     TimedAction,
     TimelineEvent,
 )
+from responder.responses.escalation import LEVEL_NAMES
 from responder.timeline.naming import Naming
 from responder.timeline.render import sentence, who
 
 # Timeline filters: what a manager asks to see, and the event kinds behind each.
 TIMELINE_FILTERS = {group.value: EventKind.of_group(group) for group in EventGroup}
+# Delivery receipts ("sent", "delivered") are most of a timeline: shown only when asked for.
+RECEIPTS = tuple(kind for kind in EventKind if kind.receipt)
+# How something was done or sent, as the timeline says it beside who did it.
+CHANNEL_WORDS = {
+    "sms": "by SMS",
+    "email": "by email",
+    "voice": "by phone call",
+    "link": "by link",
+    "sms_reply": "by SMS reply",
+}
 # Events shown at once; older ones a page at a time.
 TIMELINE_PAGE = 100
 WAITING = (ActivationState.ALERTED, ActivationState.ESCALATED)
@@ -44,17 +58,40 @@ COUNTED = (
 )
 
 
+# How the board names a message's kind, and what became of it.
+MESSAGE_KINDS = {
+    "alert": "Alert",
+    "check_in": "Check-in",
+    "check_in_reminder": "Check-in reminder",
+    "deadline": "Deadline",
+    "response_notice": "Notice",
+    "stand_down": "Stand-down",
+    "reply_answer": "Reply",
+}
+MESSAGE_STATES = {
+    "pending": "waiting to send",
+    "sending": "sending",
+    "sent": "sent",
+    "delivered": "delivered",
+    "failed": "failed",
+    "cancelled": "not sent",
+}
+
+
 @dataclass
-class BoardMessage:
-    message: Message
-    to: str  # whom it went to, when not the agency's lead ("" for the lead)
+class MessageLine:
+    """One kind of message to one person (an alert by SMS and by email, say), as one line."""
+
+    what: str  # "Alert", or "Alert to Bilal Kowalski" when not to the agency's lead
+    messages: list[Message] = field(default_factory=list)
 
 
 @dataclass
 class BoardRow:
     activation: Activation
-    covered_by: str  # who acknowledged, or the lead it waits for, named as the page names people
-    messages: list[BoardMessage]
+    covered_by: str  # who acknowledged, or who the alert waits for now, as the page names people
+    rung: str  # who holds the alert now: "lead", "deputy", "duty manager", ...
+    messages: list[MessageLine]
     overdue: bool
     time_to_acknowledge: timedelta | None
 
@@ -81,18 +118,27 @@ def is_overdue(activation: Activation, now: datetime | None = None) -> bool:
 
 def board(incident: Incident, naming: Naming) -> list[BoardGroup]:
     """Activations grouped by local authority (regional agencies last), with their messages."""
-    messages: dict[int, list[BoardMessage]] = {}
+    lines: dict[int, dict[tuple, MessageLine]] = {}
+    holders: dict[int, int] = {}  # activation id -> the contact its latest alert went to
     leads = {activation.id: activation.lead_contact_id for activation in incident.activations}
+    staff = {} if naming.redacted else {person.email: person.name for person in naming.users.values()}
     for message in db.session.scalars(
         select(Message).where(Message.incident_id == incident.id).order_by(Message.id)
     ):
+        if message.kind == MessageKind.ALERT and message.contact_id is not None:
+            holders[message.activation_id] = message.contact_id
+        what = MESSAGE_KINDS.get(message.kind, str(message.kind).replace("_", " ").capitalize())
         if message.contact_id is None:
-            to = naming.address(message.recipient) or "an address typed by hand"
+            what += " to " + (
+                staff.get(message.recipient)
+                or naming.address(message.recipient)
+                or "an address typed by hand"
+            )
         elif message.contact_id != leads.get(message.activation_id):
-            to = _named(naming, message.contact_id)
-        else:
-            to = ""
-        messages.setdefault(message.activation_id, []).append(BoardMessage(message, to))
+            what += " to " + _named(naming, message.contact_id)
+        key = (message.kind, message.contact_id or message.recipient)
+        line = lines.setdefault(message.activation_id, {}).setdefault(key, MessageLine(what))
+        line.messages.append(message)
     groups = {slug: BoardGroup(LOCAL_AUTHORITIES.get(slug, slug)) for slug in incident.local_authorities}
     groups["regional"] = BoardGroup("Regional agencies")
     now = now_utc()
@@ -100,17 +146,32 @@ def board(incident: Incident, naming: Naming) -> list[BoardGroup]:
         took = None
         if activation.acknowledged_at is not None:
             took = as_utc(activation.acknowledged_at) - as_utc(activation.activated_at)
-        if activation.acknowledged_by_id is not None:
-            covered_by = _named(naming, activation.acknowledged_by_id)
-        elif activation.lead_contact_id is not None:
-            covered_by = "Lead: " + _named(naming, activation.lead_contact_id)
-        else:
-            covered_by = f"No contact for {activation.lead_role}"
+        rung = LEVEL_NAMES.get(activation.escalation_level, "lead")
         row = BoardRow(
-            activation, covered_by, messages.get(activation.id, []), is_overdue(activation, now), took
+            activation,
+            _covered_by(activation, naming, rung, holders.get(activation.id)),
+            rung,
+            list(lines.get(activation.id, {}).values()),
+            is_overdue(activation, now),
+            took,
         )
         groups.setdefault(activation.source, BoardGroup(activation.source)).rows.append(row)
     return [group for group in groups.values() if group.rows]
+
+
+def _covered_by(activation: Activation, naming: Naming, rung: str, holder_id: int | None) -> str:
+    """Who covers the agency, or who the alert rests with now (after an escalation, not the lead)."""
+    if activation.acknowledged_by_id is not None:
+        return _named(naming, activation.acknowledged_by_id)
+    if activation.state == ActivationState.NOT_APPLICABLE:
+        return "Not needed"
+    holder_id = holder_id or activation.lead_contact_id
+    if holder_id is None:
+        return f"No contact for {naming.role_labels.get(activation.lead_role, activation.lead_role)}"
+    waiting = "Declined, last alerted" if activation.state == ActivationState.DECLINED else "Waiting for"
+    if activation.state == ActivationState.NOT_REACHED:
+        waiting = "Nobody answered; last alerted"
+    return f"{waiting} the {rung}: {_named(naming, holder_id)}"
 
 
 def _named(naming: Naming, contact_id: int) -> str:
@@ -132,7 +193,7 @@ class TimelineEntry:
     at: datetime
     kind: EventKind
     who: str
-    channel: str | None
+    channel: str | None  # "by SMS", "by link", ... (None when it does not apply)
     agency_key: str | None
     agency: str
     sentence: str
@@ -153,15 +214,18 @@ def timeline(
     after: int = 0,
     past: int | None = None,
     limit: int | None = TIMELINE_PAGE,
+    receipts: bool = False,
 ) -> TimelinePage:
     """A page of the incident's timeline in words, newest first (or oldest first).
 
     ``after`` keeps only events newer than an id (the live updates' cursor);
     ``past`` continues a listing beyond the last event of the page before, in
     the listing's order (keyset paging: each page costs the same however long
-    the timeline grows).
+    the timeline grows). Delivery receipts are left out unless ``receipts``.
     """
     query = select(TimelineEvent).where(TimelineEvent.incident_id == incident.id, TimelineEvent.id > after)
+    if not receipts:
+        query = query.where(TimelineEvent.kind.not_in(RECEIPTS))
     if kind in TIMELINE_FILTERS:
         query = query.where(TimelineEvent.kind.in_(TIMELINE_FILTERS[kind]))
     if past is not None:
@@ -180,7 +244,7 @@ def timeline(
             event.at,
             event.kind,
             who(event, naming),
-            event.channel,
+            CHANNEL_WORDS.get(event.channel or "", event.channel and f"by {event.channel}"),
             event.agency_key,
             naming.agency(event.agency_key),
             sentence(event, naming),
@@ -199,17 +263,6 @@ def latest_event_id(incident: Incident) -> int:
         )
         or 0
     )
-
-
-def tension_trend(incident: Incident) -> list[tuple[datetime, str]]:
-    """Opening level, then every change and check-in reading, oldest first."""
-    from responder.models.tension import TensionReading
-
-    readings = db.session.scalars(
-        select(TensionReading).where(TensionReading.incident_id == incident.id).order_by(TensionReading.at)
-    ).all()
-    points = [(incident.opened_at, incident.tension)] if not readings else []
-    return points + [(reading.at, reading.level) for reading in readings]
 
 
 @dataclass
@@ -275,3 +328,38 @@ def _per_incident(query, incident_ids: list[int]) -> dict:
     if not incident_ids:
         return {}
     return dict(db.session.execute(query.group_by(query.selected_columns[0])).all())
+
+
+@dataclass(frozen=True)
+class OfferLine:
+    offer: OfferActivation
+    provider: str  # the agency that provides it
+    area: str  # the local authority whose playbook made it ("West Midlands" for a regional one)
+
+
+@dataclass
+class OfferGroup:
+    """Offers of the same name (two councils' detached youth work, say) under one heading."""
+
+    name: str
+    lines: list[OfferLine] = field(default_factory=list)
+
+    def concerns(self, agency_key: str) -> bool:
+        return any(line.offer.provider_agency_key == agency_key for line in self.lines)
+
+
+def support_offers(incident: Incident) -> list[OfferGroup]:
+    """The incident's support offers, each with its provider and local authority, alike names together."""
+    frozen = incident.frozen_playbooks
+    offers, agencies = frozen.offers(), frozen.agencies()
+    names = {activation.agency_key: activation.agency_name for activation in incident.activations}
+    groups: dict[str, OfferGroup] = {}
+    for offer in incident.offers:
+        planned = offers.get(offer.offer_key)
+        source = planned.source if planned is not None else incident.local_authority
+        provider = names.get(offer.provider_agency_key) or getattr(
+            agencies.get(offer.provider_agency_key), "name", offer.provider_agency_key
+        )
+        line = OfferLine(offer, provider, LOCAL_AUTHORITIES.get(source, "West Midlands"))
+        groups.setdefault(offer.name, OfferGroup(offer.name)).lines.append(line)
+    return list(groups.values())

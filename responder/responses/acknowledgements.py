@@ -161,6 +161,11 @@ def decline(activation: Activation, contact: Contact, channel: ResponseChannel, 
     return Outcome("declined", activation, contact, at, handed_to)
 
 
+def earlier_decline(activation: Activation, contact: Contact) -> AgencyResponse | None:
+    """This contact's decline for this activation, if they gave one."""
+    return _earlier_response(activation, contact, ResponseKind.DECLINED)
+
+
 def alerted_contacts(activation: Activation) -> list[Contact]:
     """Everyone who has been sent an alert for this activation (lead, deputy, …)."""
     from responder.models import AccessToken, TokenPurpose

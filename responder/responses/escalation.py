@@ -53,6 +53,12 @@ def next_rung(activation: Activation) -> tuple[Rung, Contact] | None:
     return None
 
 
+def holder(activation: Activation) -> tuple[Rung, Contact | None]:
+    """The rung the alert rests with now, and its active contact (if the directory has one)."""
+    rung = ladder(activation)[activation.escalation_level]
+    return rung, _active_contact(rung.role)
+
+
 def alert_next_level(activation: Activation, reason: str, actor: Actor = SYSTEM) -> Contact | None:
     """Alert the next rung in the caller's transaction; None when the ladder is exhausted.
 

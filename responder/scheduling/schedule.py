@@ -155,7 +155,7 @@ def describe(action: TimedAction) -> str:
             return f"{agency}: alert the {LEVEL_NAMES[level]} if nobody has acknowledged"
         return f"{agency}: record that nobody answered if still unacknowledged"
     if action.kind == ActionKind.CHECK_IN:
-        return f"Check-in with every covering agency ({details.get('step')} after opening)"
+        return f"Check-in with every covering agency ({parse_duration(details['step']).describe()} after opening)"
     if action.kind == ActionKind.CHECK_IN_REMINDER:
         return f"{agency}: remind them to answer the {action.check_in.step} check-in"
     if action.kind == ActionKind.CHECK_IN_MISSED:

@@ -1,38 +1,7 @@
-// Keeps an open incident page current without reloading it: asks the server
-// what changed since the last timeline event it saw, every few seconds while
-// the page is visible. Without JavaScript the page works with a plain reload.
-const root = document.getElementById("incident");
-const POLL_MS = 5000;
-
-async function poll() {
-  if (document.hidden) return;
-  const params = new URLSearchParams({ after: root.dataset.cursor });
-  if (root.dataset.kind) params.set("kind", root.dataset.kind);
-  const response = await fetch(`${root.dataset.liveUrl}?${params}`, {
-    headers: { Accept: "application/json" },
-    credentials: "same-origin",
-  });
-  if (!response.ok) return;
-  const change = await response.json();
-  if (change.board) {
-    document.getElementById("board").innerHTML = change.board;
-  }
-  // New events join the list only where it shows the latest end of the timeline.
-  const where = root.dataset.newEvents;
-  if (change.events.length && where) {
-    const list = document.getElementById("timeline-events");
-    for (const html of change.events) {
-      const holder = document.createElement("template");
-      holder.innerHTML = html.trim();
-      if (where === "append") list.append(holder.content);
-      else list.prepend(holder.content);
-    }
-  }
-  const status = document.getElementById("incident-status");
-  if (status && change.status) status.textContent = change.status.replace("_", " ").replace(/^./, (c) => c.toUpperCase());
-  root.dataset.cursor = change.cursor;
-}
-
-if (root) {
-  setInterval(() => poll().catch(() => {}), POLL_MS);
-}
+// The incident page stays current through htmx (static/dist/htmx.min.js): its poller
+// (#live-poll) asks /incidents/<ref>/live what changed, and the answer swaps each changed
+// panel in place. This only spares the server while nobody is looking: a hidden tab
+// skips its polls, and polls again when it is shown. Without JavaScript, a reload works.
+document.addEventListener("htmx:confirm", (event) => {
+  if (document.hidden && event.detail.elt.id === "live-poll") event.preventDefault();
+});

@@ -124,7 +124,7 @@ def _opened(event, data, naming):
         f"{what} opened: {IncidentType(data['type']).label.lower()} in "
         f"{LOCAL_AUTHORITIES.get(data['local_authority'], data['local_authority'])}; "
         f"{_plural(data['agencies'], 'agency', 'agencies')} and {_plural(data['offers'], 'support offer')} "
-        f"from playbook {data['playbook']}"
+        "from the playbook"
     )
 
 

@@ -12,6 +12,7 @@ from responder.clock import format_local
 from responder.extensions import limiter
 from responder.models import ActivationState, IncidentStatus, ResponseChannel, TokenPurpose
 from responder.responses import acknowledgements as acks
+from responder.responses import escalation
 from responder.responses.access_tokens import find_token, is_expired
 from responder.unit_of_work import retried_on_conflict
 
@@ -95,6 +96,7 @@ def _render(token, ack_form, decline_form, status: int = 200):
     activation = token.activation
     incident = activation.incident
     others = [a for a in incident.activations if a.id != activation.id]
+    rung, holder = escalation.holder(activation)
     return (
         render_template(
             "acks/confirm.html",
@@ -102,6 +104,10 @@ def _render(token, ack_form, decline_form, status: int = 200):
             activation=activation,
             incident=incident,
             others=others,
+            # After a decline the page says where the alert went, and offers no second decline.
+            declined=acks.earlier_decline(activation, token.contact),
+            rung=rung,
+            holder=holder,
             covered=activation.state == ActivationState.COVERED,
             closed=incident.status == IncidentStatus.CLOSED,
             standing_down=incident.status == IncidentStatus.STANDING_DOWN,

@@ -73,19 +73,26 @@ class CheckInForm(FlaskForm):
 
 
 def check_in_form(check_in: CheckIn) -> CheckInForm:
-    """The form, with one "delivered / declined" question per support offer of the incident."""
-    offers = list(check_in.incident.offers)
+    """The form, with one "delivered / declined" question per support offer of the incident.
+
+    The offers the lead's own agency provides come first; the form says which
+    agency provides each of the others (the page folds those away).
+    """
+    agency = check_in.activation.agency_key
+    providers = {a.agency_key: a.agency_name for a in check_in.incident.activations}
+    offers = sorted(check_in.incident.offers, key=lambda offer: offer.provider_agency_key != agency)
 
     class Form(CheckInForm):
         offer_fields = [(offer, f"offer_{offer.id}") for offer in offers]
 
     for offer, name in Form.offer_fields:
+        provider = providers.get(offer.provider_agency_key, offer.provider_agency_key)
         field = RadioField(
             offer.name,
             choices=OFFER_CHOICES,
             default=UNCHANGED,
             widget=GovRadioInput(),
-            description=f"Now: {offer.state.replace('_', ' ')}",
+            description=f"Provided by {provider}. Now: {offer.state.replace('_', ' ')}",
             validate_choice=False,
             validators=[
                 AnyOf([value for value, _ in OFFER_CHOICES], message=f"Select what happened: {offer.name}")
@@ -130,6 +137,18 @@ def submit(raw: str):
     return redirect(url_for("check_ins.form_page", raw=raw), code=303)
 
 
+def _offer_questions(check_in: CheckIn, form: CheckInForm | None) -> dict:
+    """The offers the lead's own agency provides, the others (folded away), and whether to unfold them."""
+    if form is None:
+        return {"ours": [], "theirs": [], "theirs_open": False}
+    agency = check_in.activation.agency_key
+    ours = [(offer, name) for offer, name in form.offer_fields if offer.provider_agency_key == agency]
+    theirs = [(offer, name) for offer, name in form.offer_fields if offer.provider_agency_key != agency]
+    # Unfolded when one of them has an error, or was answered (so the answer is not hidden).
+    theirs_open = any(name in form.errors or form[name].data not in (None, UNCHANGED) for _, name in theirs)
+    return {"ours": ours, "theirs": theirs, "theirs_open": theirs_open}
+
+
 def _closed(check_in: CheckIn) -> bool:
     return check_in.incident.status == IncidentStatus.CLOSED
 
@@ -144,6 +163,7 @@ def _render(check_in: CheckIn, form: CheckInForm | None, status: int = 200):
             closed=_closed(check_in),
             step=parse_duration(check_in.step).describe(),
             form=form,
+            **_offer_questions(check_in, form),
         ),
         status,
     )

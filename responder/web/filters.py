@@ -8,7 +8,11 @@ from flask import Flask
 
 from responder.clock import as_utc, format_local, now_utc
 from responder.models import LOCAL_AUTHORITIES
+from responder.playbooks import parse_duration
 from responder.playbooks.schema import SHARING_BASES
+
+# A message's channel as a sentence says it: "Alert by SMS and email: delivered".
+CHANNEL_NAMES = {"sms": "SMS", "email": "email", "voice": "phone call"}
 
 
 def duration(value: timedelta) -> str:
@@ -23,6 +27,20 @@ def duration(value: timedelta) -> str:
     return f"{minutes} min"
 
 
+def step_words(step: str) -> str:
+    """A playbook step such as "4h" as words: "4 hours"."""
+    try:
+        return parse_duration(step).describe()
+    except ValueError:
+        return step
+
+
+def in_words(items) -> str:
+    """["SMS", "email", "phone call"] -> "SMS, email and phone call"."""
+    items = [str(item) for item in items]
+    return " and ".join(filter(None, [", ".join(items[:-1]), *items[-1:]]))
+
+
 def since(value: datetime) -> str:
     return duration(now_utc() - as_utc(value))
 
@@ -33,4 +51,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(since, "since")
     app.add_template_filter(lambda slug: LOCAL_AUTHORITIES.get(slug, slug), "la_name")
     app.add_template_filter(lambda basis: SHARING_BASES.get(basis, basis), "basis_name")
+    app.add_template_filter(lambda channel: CHANNEL_NAMES.get(channel, channel), "channel_name")
+    app.add_template_filter(step_words, "step_words")
+    app.add_template_filter(in_words, "in_words")
     app.add_template_filter(lambda value: value.replace("_", " ").capitalize() if value else "", "label")

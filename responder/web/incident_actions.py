@@ -142,7 +142,7 @@ def resend(reference: str, activation_id: int):
     except LifecycleError as error:
         return _render(incident, {}, error=str(error), status=409)
     flash(f"Alert re-sent to {contact.name}", "success")
-    return redirect(url_for("incidents.show", reference=incident.reference), code=303)
+    return _back_to_manage(incident)
 
 
 @bp.post("/activations/<int:activation_id>/not-applicable")
@@ -160,7 +160,7 @@ def not_applicable(reference: str, activation_id: int):
     except LifecycleError as error:
         return _render(incident, {}, error=str(error), status=409)
     flash(f"{activation.agency_name} marked not applicable", "success")
-    return redirect(url_for("incidents.show", reference=incident.reference), code=303)
+    return _back_to_manage(incident)
 
 
 @bp.post("/stand-down")
@@ -212,7 +212,14 @@ def _act(reference: str, name: str, action: Callable, done: str):
         discard_changes()
         return _render(incident, {name: form}, error=str(error), status=409)
     flash(done, "success")
-    return redirect(url_for("incidents.show", reference=incident.reference), code=303)
+    if incident.status == IncidentStatus.CLOSED:
+        return redirect(url_for("incidents.show", reference=incident.reference), code=303)
+    return _back_to_manage(incident)
+
+
+def _back_to_manage(incident):
+    """Back to "Run this response", its banner saying what was done, ready for the next action."""
+    return redirect(url_for("incident_actions.manage", reference=incident.reference), code=303)
 
 
 def _form(name: str, incident, formdata=True):

@@ -94,7 +94,7 @@ class IncidentForm(FlaskForm):
     occurred_time = StringField(
         "Time it happened",
         widget=GovTextInput(),
-        description="24-hour clock, local time, for example 21:40",
+        description="24-hour clock, local time, for example 21:40. After midnight, check the date too.",
         validators=[InputRequired(message="Enter the time the incident happened, for example 21:40")],
     )
     location = StringField(
@@ -143,6 +143,12 @@ class IncidentForm(FlaskForm):
         if not self.submission_key.data:
             self.submission_key.data = secrets.token_urlsafe(24)
 
+    def fill_in_the_time_of_the_report(self) -> None:
+        """A new form starts at the moment of the report: today's date and the time now."""
+        now = to_local(now_utc())
+        self.occurred_date.data = self.occurred_date.data or now.date()
+        self.occurred_time.data = self.occurred_time.data or now.strftime("%H:%M")
+
     def validate_local_authority(self, field):
         if field.data not in dict(self.local_authority.choices) or not field.data:
             raise ValidationError("Select the local authority")
@@ -159,7 +165,19 @@ class IncidentForm(FlaskForm):
         if occurred is None:
             raise ValidationError("That time did not exist on that date: the clocks went forward")
         if occurred > now_utc() + FUTURE_TOLERANCE:
-            raise ValidationError("The time the incident happened must be in the past")
+            today = to_local(now_utc()).date()
+            if self.occurred_date.data != today:
+                raise ValidationError("The time the incident happened must be in the past")
+            # The night-shift trap: 21:40 typed after midnight, with today's date left as it was.
+            yesterday = today - timedelta(days=1)
+            self.occurred_date.data = yesterday
+            self.occurred_date.raw_data = [str(yesterday.day), str(yesterday.month), str(yesterday.year)]
+            raise ValidationError(
+                f"The time the incident happened must be in the past: {parsed:%H:%M} today has not "
+                "happened yet. Did you mean yesterday? "
+                f"The date is now yesterday's, {yesterday:%A} {yesterday.day} {yesterday:%B}: "
+                "check it and open the incident"
+            )
 
     def occurred_at_utc(self, at: time | None = None) -> datetime | None:
         """The local date and time as UTC; None for a time skipped by the clock change."""

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
-from flask_login import current_user
-from sqlalchemy import select
+from dataclasses import replace
 
-from responder.check_ins.service import overdue_check_ins
-from responder.clock import local_zone, now_utc
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from responder.clock import now_utc
 from responder.extensions import db
 from responder.governance.audit import record_access
 from responder.incidents import view as incident_view
 from responder.incidents.access import areas_of, find_visible, visible_incidents
 from responder.incidents.opening import SubmissionConflict, open_incident
 from responder.models import LOCAL_AUTHORITIES, Incident, IncidentStatus, Role
-from responder.models.check_ins import CheckIn
 from responder.playbooks.registry import current_playbooks
-from responder.scheduling import upcoming_actions
-from responder.scheduling.schedule import describe
 from responder.timeline.naming import naming_for
 from responder.unit_of_work import retried_on_conflict
 from responder.web.access import role_required
 from responder.web.incident_forms import IncidentForm
+from responder.web.incident_panels import (
+    POLL_SECONDS,
+    TimelineView,
+    decode_seen,
+    panel_context,
+    poll_url,
+    render_panels,
+)
 
 bp = Blueprint("incidents", __name__)
 
@@ -72,8 +77,8 @@ def index():
 @retried_on_conflict
 def new():
     form = IncidentForm(local_authorities=_local_authorities())
-    if request.method == "GET" and not form.occurred_date.data:
-        form.occurred_date.data = now_utc().astimezone(local_zone()).date()
+    if request.method == "GET":
+        form.fill_in_the_time_of_the_report()
     if form.validate_on_submit():
         try:
             incident = open_incident(form.report(), current_user, submission_key=form.submission_key.data)
@@ -93,79 +98,92 @@ def new():
 def show(reference: str):
     incident = visible_incident(reference)
     record_access(current_user, incident, "viewed")
-    kind = request.args.get("kind") if request.args.get("kind") in incident_view.TIMELINE_FILTERS else None
-    oldest_first = request.args.get("order") == "oldest"
-    past = request.args.get("past", "")
-    covered, expected = incident_view.coverage(incident)
+    shown, past = _timeline_view(), request.args.get("past", "")
+    continued = past.isdigit()
     naming = naming_for(incident, redacted=False)
     page = incident_view.timeline(
         incident,
         naming,
-        kind,
-        oldest_first=oldest_first,
-        past=int(past) if past.isdigit() else None,
+        shown.kind,
+        oldest_first=shown.oldest_first,
+        past=int(past) if continued else None,
+        receipts=shown.receipts,
     )
+    shown = replace(shown, where=_where_new_events_go(shown, page, continued))
+    context = panel_context(incident, naming)
+    panels = render_panels(context)
+    cursor = incident_view.latest_event_id(incident)
     return render_template(
         "incidents/show.html",
-        incident=incident,
-        groups=incident_view.board(incident, naming),
-        covered=covered,
-        expected=expected,
+        **context,
+        panels=panels.html,
+        poll_url=poll_url(incident, cursor, shown, panels.fingerprints),
+        poll_seconds=POLL_SECONDS,
         timeline=page,
-        continued=past.isdigit(),
-        cursor=incident_view.latest_event_id(incident),
-        kind=kind,
-        oldest_first=oldest_first,
+        continued=continued,
+        shown=shown,
         filters=incident_view.TIMELINE_FILTERS,
-        trend=incident_view.tension_trend(incident),
-        upcoming=upcoming_actions(incident),
-        describe_action=describe,
-        missed_check_ins=_missed_check_ins(incident),
-        overdue_check_ins=overdue_check_ins(incident),
         failed_messages=incident_view.failed_message_counts([incident.id]).get(incident.id, 0),
-        now=now_utc(),
     )
 
 
 @bp.route("/incidents/<reference>/live")
 @role_required(Role.OFFICER)
 def live(reference: str):
-    """What changed since the cursor (a timeline event id): new events, and the board if anything did."""
+    """What changed since the poller's cursor and fingerprints, as htmx out-of-band swaps.
+
+    Every panel whose HTML differs from what the page has, the timeline's new
+    events (where the page shows the latest end), and the poller with its new
+    cursor; 204 No Content when nothing changed.
+    """
     incident = visible_incident(reference)
     after = request.args.get("after", "0")
     if not after.isdigit():
-        return jsonify({"error": "after must be a timeline event id"}), 400
-    kind = request.args.get("kind") if request.args.get("kind") in incident_view.TIMELINE_FILTERS else None
-    cursor = incident_view.latest_event_id(incident)
-    if cursor <= int(after):
-        return jsonify({"cursor": cursor, "events": [], "board": None, "status": incident.status})
+        return "after must be a timeline event id", 400, {"Content-Type": "text/plain; charset=utf-8"}
+    where = request.args.get("events", "")
+    shown = replace(_timeline_view(), where=where if where in ("prepend", "append") else "")
     naming = naming_for(incident, redacted=False)
-    new_events = incident_view.timeline(
-        incident, naming, kind, oldest_first=True, after=int(after), limit=None
-    ).entries
-    covered, expected = incident_view.coverage(incident)
-    return jsonify(
-        {
-            "cursor": cursor,
-            "status": incident.status,
-            "events": [render_template("incidents/_event.html", entry=entry) for entry in new_events],
-            "board": render_template(
-                "incidents/_board.html",
-                groups=incident_view.board(incident, naming),
-                covered=covered,
-                expected=expected,
-            ),
-        }
+    cursor = incident_view.latest_event_id(incident)
+    events = _new_events(incident, naming, shown, int(after)) if cursor > int(after) else []
+    cursor = max([cursor, *(entry.id for entry in events)])
+    panels = render_panels(panel_context(incident, naming))
+    changed = panels.changed_since(decode_seen(request.args.get("seen", "")))
+    if not changed and cursor <= int(after):
+        return "", 204
+    return render_template(
+        "incidents/_live.html",
+        changed=changed,
+        ids=panels.ids,
+        events=events,
+        shown=shown,
+        poll_url=poll_url(incident, cursor, shown, panels.fingerprints),
+        poll_seconds=POLL_SECONDS,
+        now=now_utc(),
     )
 
 
-def _missed_check_ins(incident: Incident) -> list[CheckIn]:
-    return list(
-        db.session.scalars(
-            select(CheckIn).where(
-                CheckIn.incident_id == incident.id,
-                CheckIn.missed_at.is_not(None),
-                CheckIn.responded_at.is_(None),
-            )
-        )
+def _new_events(incident: Incident, naming, shown: TimelineView, after: int) -> list:
+    """Events after the cursor that the page's timeline shows, in the order they join it."""
+    if not shown.where:
+        return []  # the page shows an earlier stretch of the timeline: nothing joins it
+    entries = incident_view.timeline(
+        incident, naming, shown.kind, oldest_first=True, after=after, limit=None, receipts=shown.receipts
+    ).entries
+    return entries[::-1] if shown.where == "prepend" else entries
+
+
+def _where_new_events_go(shown: TimelineView, page, continued: bool) -> str:
+    """New events join the list live only where it shows the latest end of the timeline."""
+    if shown.oldest_first:
+        return "" if page.more else "append"
+    return "" if continued else "prepend"
+
+
+def _timeline_view() -> TimelineView:
+    """The timeline as the query string asks to see it: a kind, an order, receipts or not."""
+    kind = request.args.get("kind")
+    return TimelineView(
+        kind=kind if kind in incident_view.TIMELINE_FILTERS else None,
+        oldest_first=request.args.get("order") == "oldest",
+        receipts=request.args.get("receipts") == "1",
     )

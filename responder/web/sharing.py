@@ -9,6 +9,7 @@ from responder.exports.chronology_csv import csv_chunks
 from responder.governance import sharing
 from responder.governance.audit import record_access
 from responder.models import Role
+from responder.timeline.naming import RESPONDER, naming_for
 from responder.web.access import role_required
 from responder.web.incidents import visible_incident
 
@@ -24,7 +25,21 @@ def record(reference: str):
         incident=incident,
         records=sharing.sharing_records(incident.id),
         basis_name=sharing.basis_name,
+        shared_by=_shared_by(incident),
     )
+
+
+def _shared_by(incident):
+    """Who shared, as a person says it: the record keeps "user:<email>" or "contact:<key>"."""
+    naming = naming_for(incident, redacted=False)
+    names = {f"user:{person.email}": person.name for person in naming.users.values()}
+    names.update({f"contact:{person.key}": person.name for person in naming.contacts.values()})
+    names["system"] = RESPONDER
+
+    def name(raw: str) -> str:
+        return names.get(raw) or raw.partition(":")[2] or raw
+
+    return name
 
 
 @bp.get("/sharing.csv")

@@ -46,7 +46,9 @@ PHONE = {
     "has_touch": True,
     "device_scale_factor": 2,
 }
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+# Every page a journey visits is photographed at both sizes, and checked with axe-core.
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 SCREENSHOTS = ARTIFACTS / "screenshots"
 # Bounded waits: messages leave within a second or two; the incident page polls every 5 s.
 MESSAGE_WAIT_SECONDS = 30
@@ -183,14 +185,16 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def new_context(browser, live_server, request) -> Iterator:
-    """Open a browser context (a separate person): ``new_context(phone=True)``.
+    """Open a browser context (a separate person): ``new_context(phone=True)``, or without JavaScript.
 
     When the test fails, every page still open is photographed as it was.
     """
     opened: list[BrowserContext] = []
 
-    def make(phone: bool = False) -> BrowserContext:
-        context = browser.new_context(base_url=live_server.url, **(PHONE if phone else DESKTOP))
+    def make(phone: bool = False, javascript: bool = True) -> BrowserContext:
+        context = browser.new_context(
+            base_url=live_server.url, java_script_enabled=javascript, **(PHONE if phone else DESKTOP)
+        )
         context.set_default_timeout(15_000)
         opened.append(context)
         return context
@@ -217,8 +221,8 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def sign_in(new_context):
-    def do(email: str) -> Page:
-        page = new_context().new_page()
+    def do(email: str, javascript: bool = True) -> Page:
+        page = new_context(javascript=javascript).new_page()
         page.goto("/login")
         page.get_by_label("Email address").fill(email)
         page.get_by_label("Password", exact=True).fill(DEMO_PASSWORDS[email])
@@ -230,16 +234,30 @@ def sign_in(new_context):
 
 
 class Screenshots:
-    """One numbered screenshot per journey step, kept under test-artifacts/screenshots/<test>/."""
+    """Each journey step photographed at 1280x800 and 390x844 and checked with axe-core.
+
+    Kept under test-artifacts/screenshots/<test>/NN-<step>-desktop.png and -phone.png
+    (full pages), with axe's findings in test-artifacts/axe/<test>-NN-<step>.json.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.count = 0
 
-    def __call__(self, page: Page, step: str) -> None:
+    def __call__(self, page: Page, step: str, *, axe: bool = True) -> None:
+        from .axe import check_accessibility
+
         self.count += 1
         self.folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(self.folder / f"{self.count:02d}-{step}.png"), full_page=True)
+        name = f"{self.count:02d}-{step}"
+        page.wait_for_load_state("load")  # a step may end as its page is still arriving
+        if axe:
+            check_accessibility(page, f"{self.folder.name}-{name}")
+        before = page.viewport_size
+        for size, viewport in SIZES.items():
+            page.set_viewport_size(viewport)
+            page.screenshot(path=str(self.folder / f"{name}-{size}.png"), full_page=True)
+        page.set_viewport_size(before)
 
 
 @pytest.fixture
