@@ -29,11 +29,11 @@ run: deps assets
 test: dev-deps assets
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest --durations=10
+	$(BIN)/pytest -n auto --durations=10
 
 # The same suite against PostgreSQL (CI runs this after `make test`).
 test-pg: dev-deps assets
-	TEST_DATABASE_URL=$(TEST_DATABASE_URL_PG) $(BIN)/pytest --durations=10
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL_PG) $(BIN)/pytest -n auto --durations=10
 
 # Fault drills (CI runs this after the PostgreSQL leg): processes killed, PostgreSQL stopped and
 # frozen (a throwaway cluster of their own, never the shared server), Twilio down; every text once.

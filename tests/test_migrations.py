@@ -12,20 +12,22 @@ from flask_migrate import downgrade, upgrade
 
 from responder import create_app
 from responder.extensions import db
-
-MIGRATIONS_DB = "responder_migrations_test"
+from tests.conftest import worker_database
 
 
 def _scratch_url(tmp_path) -> str:
+    """A database of its own, named after the run's (so parallel workers and runs never share one)."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         return f"sqlite:///{tmp_path / 'migrations.db'}"
+    url = worker_database(url)
+    scratch = f"{sa.engine.make_url(url).database}_migrations"
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {MIGRATIONS_DB}"))
-        conn.execute(sa.text(f"CREATE DATABASE {MIGRATIONS_DB}"))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{scratch}"'))
     engine.dispose()
-    return sa.engine.make_url(url).set(database=MIGRATIONS_DB).render_as_string(hide_password=False)
+    return sa.engine.make_url(url).set(database=scratch).render_as_string(hide_password=False)
 
 
 def _diff(app) -> list:

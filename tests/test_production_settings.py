@@ -73,9 +73,13 @@ def test_a_weak_or_placeholder_secret_key_is_refused(monkeypatch, key):
     assert len(lines) == 1 and "SECRET_KEY" in lines[0]
 
 
-@pytest.mark.parametrize("key", [secrets.token_hex(32), secrets.token_urlsafe(48), secrets.token_hex(16)])
-def test_random_keys_pass(monkeypatch, key):
-    start_production(monkeypatch, SECRET_KEY=key)
+@pytest.mark.parametrize(
+    "make_key",
+    [lambda: secrets.token_hex(32), lambda: secrets.token_urlsafe(48), lambda: secrets.token_hex(16)],
+    ids=["hex-32", "urlsafe-48", "hex-16"],
+)
+def test_random_keys_pass(monkeypatch, make_key):
+    start_production(monkeypatch, SECRET_KEY=make_key())
 
 
 def test_an_unknown_backend_name_is_refused(monkeypatch):
