@@ -159,3 +159,34 @@ def test_the_structured_timeline_migration_keeps_existing_sentences_and_withhold
             ("system", "something_retired", "An old kind of event"),
         ]
         db.engine.dispose()
+
+
+def test_the_acknowledgement_seconds_migration_fills_in_existing_acknowledgements(tmp_path):
+    from responder.playbooks import snapshot
+    from responder.playbooks.registry import current_playbooks
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": _scratch_url(tmp_path)})
+    with app.app_context():
+        upgrade(revision=BEFORE_STRUCTURED_TIMELINE)
+        with db.engine.begin() as conn:
+            _old_rows(conn, snapshot(current_playbooks(), "birmingham")[0])
+            for number, (agency, acknowledged_at) in enumerate(
+                [("youth", "2026-11-01 10:07:30"), ("police", None), ("early", "2026-11-01 09:59:00")],
+                start=1,
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO activations (id, incident_id, agency_key, agency_name, source, lead_role, "
+                        "state, escalation_level, activated_at, acknowledged_at) VALUES (:id, 1, :agency, :agency, "
+                        "'birmingham', 'lead', 'covered', 0, '2026-11-01 10:00:00', :acknowledged_at)"
+                    ),
+                    {"id": number, "agency": agency, "acknowledged_at": acknowledged_at},
+                )
+        upgrade()
+        with db.engine.connect() as conn:
+            seconds = conn.execute(
+                sa.text("SELECT acknowledged_after_seconds FROM activations ORDER BY id")
+            ).scalars()
+            # 7.5 minutes; never acknowledged; a clock that ran backwards counts as at once.
+            assert [None if s is None else round(s, 3) for s in seconds] == [450.0, None, 0.0]
+        db.engine.dispose()

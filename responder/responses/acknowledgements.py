@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from responder import timeline
-from responder.clock import now_utc
+from responder.clock import as_utc, now_utc
 from responder.extensions import db
 from responder.incidents import lifecycle
 from responder.incidents.guard import takes_cover
@@ -74,10 +74,16 @@ def acknowledge(
     if not takes_cover(activation.incident):
         return _late(activation, contact, channel, "acknowledgement", note)
     at = now_utc()
+    took = max(0.0, (at - as_utc(activation.activated_at)).total_seconds())
     won = db.session.execute(
         update(Activation)
         .where(Activation.id == activation.id, Activation.state.in_(OPEN_STATES))
-        .values(state=ActivationState.COVERED, acknowledged_by_id=contact.id, acknowledged_at=at)
+        .values(
+            state=ActivationState.COVERED,
+            acknowledged_by_id=contact.id,
+            acknowledged_at=at,
+            acknowledged_after_seconds=took,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     if not won:

@@ -148,10 +148,10 @@ def _acknowledgement_latency() -> Metric:
         "Time from an agency's alert to its acknowledgement.",
         labels=["exercise"],
     )
-    latencies = service_state.acknowledgement_latencies()
-    for exercise in (False, True):
-        values = [seconds for seconds, is_exercise in latencies if is_exercise == exercise]
-        buckets = [(str(float(bound)), sum(1 for value in values if value <= bound)) for bound in ACK_BUCKETS]
-        buckets.append(("+Inf", len(values)))
-        family.add_metric(["true" if exercise else "false"], buckets, sum_value=sum(values))
+    for histogram in service_state.acknowledgement_histograms(ACK_BUCKETS):
+        buckets = [(str(float(bound)), n) for bound, n in zip(ACK_BUCKETS, histogram.cumulative, strict=True)]
+        buckets.append(("+Inf", histogram.count))
+        family.add_metric(
+            ["true" if histogram.exercise else "false"], buckets, sum_value=histogram.total_seconds
+        )
     return family
