@@ -67,7 +67,7 @@ format: dev-deps
 	$(BIN)/ruff check --fix .
 
 bench: dev-deps
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python benchmarks/all.py
 
 # After editing requirements*.txt: re-resolve and hash every package, keeping every pin it can.
 # `make lock UPGRADE=1` takes the newest version of everything instead.
