@@ -41,6 +41,8 @@ from responder.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
+# Actions already due when one fires go with it, this many at most, in one transaction.
+BATCH_SIZE = 100
 # A firing that raises this many times is marked failed, on the timeline, and left alone.
 MAX_ATTEMPTS = 5
 # Lateness beyond this is worth telling people about (an outage, not jitter).
@@ -90,6 +92,51 @@ def fire_timed_action(action_id: int) -> Fired | None:
         else:
             _record_failure(action_id, error)
         return None
+
+
+def fire_due_together(action_id: int, limit: int = BATCH_SIZE) -> list[Fired]:
+    """Fire ``action_id`` and every other pending action already due, in one unit of work.
+
+    Actions fall due together (a playbook's escalations for every agency, a
+    check-in round): one claim each, but one commit and one wake-up of the
+    sender for the lot. Taken oldest first, in one order, so two batches never
+    lock rows in opposite orders. If any action of the batch raises, the batch
+    is rolled back whole and each action fired on its own, so one failure is
+    recorded against its own row and holds up nothing else.
+    """
+    now = now_utc()
+    with unit_of_work():
+        others = db.session.scalars(
+            select(TimedAction.id)
+            .where(
+                TimedAction.state == ActionState.PENDING,
+                TimedAction.due_at <= now,
+                TimedAction.id != action_id,
+            )
+            .order_by(TimedAction.due_at, TimedAction.id)
+            .limit(limit - 1)
+        ).all()
+        wanted = [action_id, *others]
+        due = dict(
+            db.session.execute(
+                select(TimedAction.id, TimedAction.due_at).where(TimedAction.id.in_(wanted))
+            ).all()
+        )
+    batch = sorted(due, key=lambda row_id: (due[row_id], row_id))
+    if len(batch) <= 1:
+        fired = fire_timed_action(action_id)
+        return [fired] if fired is not None else []
+    try:
+        with unit_of_work():
+            return [fired for row_id in batch if (fired := _fire(row_id)) is not None]
+    except Exception as error:
+        if is_unavailable(error):
+            log.warning("timed actions: the database is unavailable; the next sweep fires %d", len(batch))
+            return []
+        log.warning(
+            "a batch of %d timed actions failed together (%s); firing each on its own", len(batch), error
+        )
+    return [fired for row_id in batch if (fired := fire_timed_action(row_id)) is not None]
 
 
 def _fire(action_id: int) -> Fired | None:

@@ -52,7 +52,7 @@ from responder.extensions import db
 from responder.models import ActionState, TimedAction
 from responder.playbooks import registry
 from responder.scheduling import jobs
-from responder.scheduling.firing import fire_timed_action
+from responder.scheduling.firing import fire_due_together
 from responder.scheduling.job_store import TimedActionJobStore, build_job_store
 from responder.scheduling.lease import Lease, new_holder_name
 from responder.unit_of_work import unit_of_work
@@ -109,6 +109,8 @@ class SchedulerRuntime:
         # a job can deadlock its shutdown, which holds the job-store lock while it waits.
         self._wanted: queue.SimpleQueue[tuple[int, datetime | None]] = queue.SimpleQueue()
         self._jobstore: TimedActionJobStore | None = None
+        # One batch of timed actions at a time: the next job's batch starts after this one commits.
+        self._firing = threading.Lock()
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -274,9 +276,13 @@ class SchedulerRuntime:
     # --- work (called from jobs) -----------------------------------------------
 
     def fire(self, action_id: int) -> None:
-        with self.app.app_context():
-            fired = fire_timed_action(action_id)
-        if fired is not None:
+        """Fire the action and whatever else is due with it (one batch at a time in this process).
+
+        The jobs of actions that went in another job's batch find them fired and do nothing.
+        """
+        with self._firing, self.app.app_context():
+            batch = fire_due_together(action_id)
+        for fired in batch:
             for follow_up_id, due_at in fired.follow_ups:
                 self._time(follow_up_id, due_at, now_utc())
 
