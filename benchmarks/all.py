@@ -61,11 +61,19 @@ def main() -> None:
         env = {**os.environ, "BENCH_FIGURES": figures_file}
         for script, options in plan:
             print(f"== {script} {' '.join(options)}", flush=True)
-            done = subprocess.run(
-                [sys.executable, f"benchmarks/{script}.py", *options], cwd=ROOT, env=env, check=False
-            )
-            if done.returncode:
-                print(f"!! {script} exited {done.returncode}", flush=True)
+            with subprocess.Popen(
+                [sys.executable, f"benchmarks/{script}.py", *options],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ) as child:
+                for line in child.stdout:
+                    if not line.startswith('{"time"'):  # the app's JSON log lines: figures only
+                        print(line, end="", flush=True)
+            if child.returncode:
+                print(f"!! {script} exited {child.returncode}", flush=True)
         figures = load(figures_file) if Path(figures_file).exists() else []
     if not args.no_tests:
         figures.append(test_suite())

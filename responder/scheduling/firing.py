@@ -128,7 +128,7 @@ def fire_due_together(action_id: int, limit: int = BATCH_SIZE) -> list[Fired]:
         return [fired] if fired is not None else []
     try:
         with unit_of_work():
-            return [fired for row_id in batch if (fired := _fire(row_id)) is not None]
+            return _fire_batch(batch, now_utc())
     except Exception as error:
         if is_unavailable(error):
             log.warning("timed actions: the database is unavailable; the next sweep fires %d", len(batch))
@@ -139,6 +139,62 @@ def fire_due_together(action_id: int, limit: int = BATCH_SIZE) -> list[Fired]:
     return [fired for row_id in batch if (fired := fire_timed_action(row_id)) is not None]
 
 
+def _fire_batch(batch: list[int], now: datetime) -> list[Fired]:
+    """Read the batch and what it is about in a few statements, then claim and carry out each in turn.
+
+    Locks as one action does, a kind at a time: the incidents (shared), then the
+    activations and check-ins, each in id order, then each action as it is
+    claimed. Each is claimed just before it runs, not all at once, so an
+    action sees the batch's earlier ones as done and its later ones as still
+    pending, exactly as if they had fired one by one (a check-in round
+    superseded by a later one, an escalation already cancelled).
+    """
+    actions = db.session.scalars(
+        select(TimedAction)
+        .where(TimedAction.id.in_(batch), TimedAction.state == ActionState.PENDING)
+        .execution_options(populate_existing=True)
+    ).all()
+    if not actions:
+        return []
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        _load_all_subjects(actions)
+    order = {row_id: position for position, row_id in enumerate(batch)}
+    results = []
+    for action in sorted(actions, key=lambda action: order[action.id]):
+        claimed = db.session.execute(
+            update(TimedAction)
+            .where(TimedAction.id == action.id, TimedAction.state == ActionState.PENDING)
+            .values(state=ActionState.FIRED, fired_at=now, attempts=TimedAction.attempts + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            continue
+        if not postgres and not results:
+            _load_all_subjects(actions)  # SQLite: fresh, inside the write lock the first claim took
+        results.append((action, _carry_out(action, now)))
+    db.session.flush()
+    return [_fired(action, result) for action, result in results]
+
+
+def _load_all_subjects(actions: list[TimedAction]) -> None:
+    """What the actions are about, fresh, in as many statements as there are kinds of subject."""
+
+    def load(model, ids: set[int], **lock) -> None:
+        if ids:
+            db.session.execute(
+                select(model)
+                .where(model.id.in_(sorted(ids)))
+                .order_by(model.id)
+                .with_for_update(**lock)
+                .execution_options(populate_existing=True)
+            ).scalars().all()
+
+    load(Incident, {a.incident_id for a in actions}, read=True)
+    load(Activation, {a.activation_id for a in actions if a.activation_id is not None})
+    load(CheckIn, {a.check_in_id for a in actions if a.check_in_id is not None})
+
+
 def _fire(action_id: int) -> Fired | None:
     action = db.session.get(TimedAction, action_id, populate_existing=True)
     if action is None or action.state != ActionState.PENDING:
@@ -146,7 +202,9 @@ def _fire(action_id: int) -> Fired | None:
     now = now_utc()
     if not _claim(action, now):
         return None
-    return _carry_out(action, now)
+    result = _carry_out(action, now)
+    db.session.flush()
+    return _fired(action, result)
 
 
 def fire_due_actions(now: datetime | None = None, limit: int | None = None) -> list[Fired]:
@@ -210,8 +268,8 @@ def _load_subjects(action: TimedAction) -> None:
         load(CheckIn, action.check_in_id)
 
 
-def _carry_out(action: TimedAction, now: datetime) -> Fired:
-    # The claim wrote these; the ORM copy says so too, so the flush below keeps them.
+def _carry_out(action: TimedAction, now: datetime) -> Result:
+    # The claim wrote these; the ORM copy says so too, so the flush keeps them.
     action.fired_at = now
     action.attempts += 1
     action.lateness_seconds = max((now - action.due_at).total_seconds(), 0.0)
@@ -222,7 +280,11 @@ def _carry_out(action: TimedAction, now: datetime) -> Fired:
     action.state = ActionState.CANCELLED if result.cancelled else ActionState.FIRED
     action.outcome = result.outcome[:200]
     action.last_error = None
-    db.session.flush()
+    return result
+
+
+def _fired(action: TimedAction, result: Result) -> Fired:
+    """What the caller needs after the flush: the new actions' ids are known by then."""
     return Fired(
         action_id=action.id,
         state=action.state,
