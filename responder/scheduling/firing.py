@@ -161,18 +161,22 @@ def _fire_batch(batch: list[int], now: datetime) -> list[Fired]:
         _load_all_subjects(actions)
     order = {row_id: position for position, row_id in enumerate(batch)}
     results = []
-    for action in sorted(actions, key=lambda action: order[action.id]):
-        claimed = db.session.execute(
-            update(TimedAction)
-            .where(TimedAction.id == action.id, TimedAction.state == ActionState.PENDING)
-            .values(state=ActionState.FIRED, fired_at=now, attempts=TimedAction.attempts + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed != 1:
-            continue
-        if not postgres and not results:
-            _load_all_subjects(actions)  # SQLite: fresh, inside the write lock the first claim took
-        results.append((action, _carry_out(action, now)))
+    # One flush for the batch, at the end. Nothing a handler looks up is something an earlier
+    # handler of the batch added: they read contacts, and the actions' own states, which the
+    # claims and cancellations write straight to the database (UPDATE), so those are seen.
+    with db.session.no_autoflush:
+        for action in sorted(actions, key=lambda action: order[action.id]):
+            claimed = db.session.execute(
+                update(TimedAction)
+                .where(TimedAction.id == action.id, TimedAction.state == ActionState.PENDING)
+                .values(state=ActionState.FIRED, fired_at=now, attempts=TimedAction.attempts + 1)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if claimed != 1:
+                continue
+            if not postgres and not results:
+                _load_all_subjects(actions)  # SQLite: fresh, inside the write lock the first claim took
+            results.append((action, _carry_out(action, now)))
     db.session.flush()
     return [_fired(action, result) for action, result in results]
 
