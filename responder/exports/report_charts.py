@@ -142,7 +142,7 @@ def _legend(drawing: Drawing, y: float) -> None:
         ("escalated", "Escalated (rung above)"),
         ("acknowledged", "Acknowledged"),
         ("declined", "Declined"),
-        ("not_reached", "Nobody left to alert"),
+        ("not_reached", "Not reached"),
     ):
         drawing.add(_marker(kind, x + 4, y + 2.5))
         drawing.add(_text(x + 11, y, words, BLACK))

@@ -74,6 +74,18 @@ def test_a_manager_reads_regional_insights_from_three_incidents(
     expect(summary).to_contain_text("in Coventry")
     shot(manager, "insights-coventry")
 
+    # The after-action report of the first incident: its two acknowledgement pictures and the tension chart.
+    manager.goto(f"/incidents/{references[0]}/report")
+    expect(manager.get_by_role("heading", name="Acknowledgement swimlane")).to_be_visible()
+    charts = manager.locator("img.app-report__chart")
+    expect(charts).to_have_count(3)
+    for index in range(3):
+        assert charts.nth(index).evaluate("image => image.complete && image.naturalWidth > 300")
+    manager.get_by_text("The swimlane as a table").click()
+    expect(manager.locator("details", has_text="The swimlane as a table")).to_contain_text("Acknowledged at")
+    check_accessibility(manager, "after-action-report")
+    shot(manager, "after-action-report")
+
     phone = new_context(phone=True).new_page()
     sign_in(phone, "manager@example.org")
     phone.goto("/insights")
