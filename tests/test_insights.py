@@ -288,6 +288,7 @@ def test_the_default_period_is_the_last_twelve_months(region, manager_client):
         ("first=1&first=1&first=2020&last=1&last=3&last=2026", "Choose a period of 36 months or less"),
         (PERIOD + "&local_authority=atlantis", "Select a local authority from the list"),
         ("first=x&last=1", "Enter the start date, with day, month and year"),
+        ("first=1&first=1&first=9999&last=31&last=12&last=9999", "with a year from 2000 to 2100"),
     ],
 )
 def test_bad_filters_are_form_errors(manager_client, query, message):

@@ -16,6 +16,9 @@ from wtforms.validators import InputRequired, ValidationError
 from responder.insights.figures import MONTH_LIMIT, Filters
 from responder.models import LOCAL_AUTHORITIES
 
+# Years a response could have happened in (and far from the calendar's ends).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
 
 class RangeDateField(DateField):
     """A GOV.UK day/month/year date; a missing or impossible part is a plain-words error."""
@@ -40,9 +43,12 @@ class RangeDateField(DateField):
         if not all(parts):
             raise ValueError(f"Enter the {self.what} date, with day, month and year")
         try:
-            self.data = datetime.strptime(" ".join(parts), "%d %m %Y").date()
+            found = datetime.strptime(" ".join(parts), "%d %m %Y").date()
         except ValueError:
             raise ValueError(f"Enter a real {self.what} date, for example 1 11 2026") from None
+        if not FIRST_YEAR <= found.year <= LAST_YEAR:
+            raise ValueError(f"Enter a {self.what} date with a year from {FIRST_YEAR} to {LAST_YEAR}")
+        self.data = found
 
 
 class InsightsForm(FlaskForm):
