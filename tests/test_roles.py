@@ -63,6 +63,8 @@ MINIMUM_ROLE = {
     "exports.report_document": "manager",
     "exports.report_page": "manager",
     "exports.regional": "manager",
+    "insights.index": "manager",
+    "insights.figure_csv": "manager",
     "exports.share": "manager",
     "reviews.edit": "manager",
     "reviews.update_action": "manager",

@@ -29,6 +29,7 @@ def register(app: Flask) -> None:
     )
     from responder.web.check_ins import bp as check_ins_bp
     from responder.web.exports import bp as exports_bp
+    from responder.web.insights import bp as insights_bp
     from responder.web.metrics import bp as metrics_bp
     from responder.web.reviews import bp as reviews_bp
     from responder.web.sharing import bp as sharing_bp
@@ -50,6 +51,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(sms_inbound.bp)
     app.register_blueprint(notify_callbacks.bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(insights_bp)
     app.register_blueprint(reviews_bp)
     app.register_blueprint(sharing_bp)
     app.register_blueprint(metrics_bp)
