@@ -23,7 +23,7 @@ from typing import Any
 from responder.models import Channel
 from responder.notify.backends import ConfigurationError, DeliveryError, check_backend_settings
 
-CHANNEL_WORDS = {Channel.SMS: "SMS", Channel.EMAIL: "email"}
+CHANNEL_WORDS = {Channel.SMS: "SMS", Channel.EMAIL: "email", Channel.VOICE: "phone calls"}
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,14 @@ class ProviderCheck:
 
 
 def check_providers(config: Mapping[str, Any]) -> list[ProviderCheck]:
-    """Ask every provider that SMS_BACKEND and EMAIL_BACKEND name, once each. Raises ConfigurationError."""
+    """Ask every provider that SMS_BACKEND, EMAIL_BACKEND and VOICE_BACKEND name, once each.
+
+    Raises ConfigurationError.
+    """
     check_backend_settings(config)
     chosen = {Channel.SMS: config["SMS_BACKEND"], Channel.EMAIL: config["EMAIL_BACKEND"]}
+    if config.get("VOICE_BACKEND", "off") != "off":
+        chosen[Channel.VOICE] = config["VOICE_BACKEND"]
     by_backend: dict[str, list[str]] = {}
     for channel, backend in chosen.items():
         by_backend.setdefault(backend, []).append(channel)

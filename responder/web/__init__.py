@@ -25,6 +25,7 @@ def register(app: Flask) -> None:
         single_sign_on,
         sms_inbound,
         two_factor,
+        voice_calls,
         webhooks,
     )
     from responder.web.check_ins import bp as check_ins_bp
@@ -48,6 +49,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(sms_inbound.bp)
+    app.register_blueprint(voice_calls.bp)
     app.register_blueprint(notify_callbacks.bp)
     app.register_blueprint(exports_bp)
     app.register_blueprint(reviews_bp)
