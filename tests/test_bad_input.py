@@ -47,7 +47,7 @@ PAYLOADS = [
 RAW_MARKERS = ("<script>alert(", "<img src=x onerror")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Twilio and API clients cannot carry a CSRF token; a signature or a bearer token stands in for it.
-CSRF_EXEMPT = ("api.", "webhooks.", "sms_inbound.", "notify_callbacks.")
+CSRF_EXEMPT = ("api.", "webhooks.", "sms_inbound.", "voice_calls.", "notify_callbacks.")
 TOO_LARGE = 1024 * 1024 + 1
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from responder.extensions import db
+from responder.incidents import lifecycle
 from responder.models import (
     ActivationState,
     AgencyResponse,
@@ -29,6 +30,7 @@ from responder.models import (
     SharingRecord,
     TimelineEvent,
 )
+from responder.responses import acknowledgements as acks
 from responder.responses.phone_calls import spoken_reference
 from responder.scheduling.firing import fire_due_actions
 from tests.timeline_words import sentences
@@ -232,7 +234,7 @@ def test_an_unanswered_call_lets_the_escalation_move_on_to_the_next_rung(
 def test_a_call_twilio_cannot_place_fails_with_the_reason_and_the_text_stands(
     duty_manager_called, client, voice
 ):
-    activation, call = duty_manager_called
+    _activation, call = duty_manager_called
     voice.play_call(placed(voice, call), through(client), line="failed")
     db.session.refresh(call)
     assert call.state == MessageState.FAILED and call.call_outcome == CallOutcome.FAILED
@@ -271,12 +273,9 @@ def test_a_replayed_key_press_acts_once(duty_manager_called, client, voice, make
 
     voice.play_call(placed(voice, call), keep, keys="1")
     (key_press,) = [r for r in recorded if "/voice/key" in r[0]]
-    events = db.session.scalar(select(func.count()).select_from(TimelineEvent))
 
     # The same signed request again (a replay, or Twilio retrying): nothing more happens,
     # even after the response stood down, when a fresh answer would be noted as late.
-    from responder.incidents import lifecycle
-
     lifecycle.stand_down(activation.incident, make_user("manager"), "all safe")
     db.session.commit()
     events = db.session.scalar(select(func.count()).select_from(TimelineEvent))
@@ -335,8 +334,6 @@ def test_an_acknowledgement_cancels_a_call_not_yet_placed(incident, send_outbox,
     fire_at(30)
     (call,) = calls_for(activation)
     assert call.state == MessageState.PENDING
-    from responder.responses import acknowledgements as acks
-
     acks.acknowledge(activation, activation.deputy_contact, ResponseChannel.LINK)
     db.session.commit()
     send_outbox()
@@ -366,12 +363,8 @@ def test_calls_are_counted_on_metrics_and_shown_on_the_board_and_in_exports(
     assert "phone call" in chronology and "the line was busy" in chronology
 
 
-def test_no_call_is_queued_when_voice_is_off(incident, send_outbox, voice):
-    voice_off = incident  # the same incident, with calls switched off before the rung is reached
-    db.session.get(Incident, voice_off.id)
-    from flask import current_app
-
-    current_app.config["VOICE_BACKEND"] = "off"
+def test_no_call_is_queued_when_voice_is_off(app, incident):
+    app.config["VOICE_BACKEND"] = "off"
     fire_at(15)
     fire_at(30)
     assert calls_for(youth_service(incident)) == []

@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
         admin_users,
         api,
         auth,
+        callouts,
         dev,
         errors,
         health,
@@ -43,6 +44,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(incidents.bp)
     app.register_blueprint(incident_actions.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(callouts.bp)
     app.register_blueprint(check_ins_bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(acks.bp)
