@@ -106,6 +106,7 @@ def world(make_app, make_incident, make_user):
         "filename": "app.js",
         "user_id": str(incident.opened_by_id),
         "token_id": "1",
+        "test_id": "1",
     }
     links = {"ack": token_value(ack_token), "check_in": token_value(check_in.access_token)}
     return World(client, app, incident, values, new_api_token(admin), links)

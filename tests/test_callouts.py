@@ -207,6 +207,16 @@ def test_a_link_used_twice_or_after_24_hours(directory, client, send_outbox):
     assert client.get("/t/not-a-real-token").status_code == 404
 
 
+def test_a_call_out_link_never_reaches_the_request_log(directory, client, caplog):
+    import logging
+
+    test = start(at=datetime.now(UTC))
+    path = link_of(recipient(test, "bham-youth-lead").message)
+    with caplog.at_level(logging.INFO):
+        assert client.get(path).status_code == 200
+    assert "/t/[redacted]" in caplog.text and path.removeprefix("/t/") not in caplog.text
+
+
 def test_a_reply_after_24_hours_or_with_another_code_changes_nothing(directory, client, signed_app):
     test = start()
     youth = recipient(test, "bham-youth-lead")

@@ -229,6 +229,11 @@ def test_an_unanswered_call_lets_the_escalation_move_on_to_the_next_rung(
     assert [c.contact.key for c in calls_for(activation)] == [DUTY_MANAGER, ON_CALL]
     fire_at(60)
     assert youth_service(activation.incident).state == ActivationState.NOT_REACHED
+    told = db.session.scalars(
+        select(Message).where(Message.kind == "response_notice", Message.channel == Channel.SMS)
+    ).all()
+    assert any("Birmingham Youth Service could not be reached" in m.body for m in told)
+    assert {m.contact.key for m in told} == {DUTY_MANAGER}
 
 
 def test_a_call_twilio_cannot_place_fails_with_the_reason_and_the_text_stands(
@@ -368,3 +373,15 @@ def test_no_call_is_queued_when_voice_is_off(app, incident):
     fire_at(15)
     fire_at(30)
     assert calls_for(youth_service(incident)) == []
+
+
+def test_a_call_answered_after_the_agency_was_covered_asks_for_nothing(duty_manager_called, client, voice):
+    activation, call = duty_manager_called
+    acks.acknowledge(activation, activation.deputy_contact, ResponseChannel.LINK)
+    db.session.commit()
+    (twiml,) = voice.play_call(placed(voice, call), through(client), keys="2")
+    assert "Birmingham Youth Service is already covered. No action is needed." in twiml
+    assert "<Gather" not in twiml
+    assert sentences(EventKind.CALL_UNANSWERED) == []
+    db.session.refresh(activation)
+    assert activation.state == ActivationState.COVERED and activation.acknowledged_by.key != DUTY_MANAGER

@@ -88,6 +88,18 @@ def test_twilio_without_its_credentials_is_refused(monkeypatch):
     assert len(lines) == 1 and "TWILIO_ACCOUNT_SID" in lines[0] and "TWILIO_AUTH_TOKEN" in lines[0]
 
 
+def test_calls_from_a_messaging_service_need_a_number_to_call_from(monkeypatch):
+    lines = refusal(monkeypatch, TWILIO_FROM="MG" + "0" * 32)
+    assert len(lines) == 1 and "TWILIO_VOICE_FROM" in lines[0]
+    assert start_production(monkeypatch, TWILIO_FROM="MG" + "0" * 32, VOICE_BACKEND="off")
+    assert start_production(monkeypatch, TWILIO_FROM="MG" + "0" * 32, TWILIO_VOICE_FROM="+447700900999")
+
+
+def test_calls_kept_in_the_outbox_are_refused_in_production(monkeypatch):
+    lines = refusal(monkeypatch, VOICE_BACKEND="outbox")
+    assert len(lines) == 1 and "VOICE_BACKEND" in lines[0]
+
+
 def test_smtp_with_half_its_credentials_is_refused(monkeypatch):
     lines = refusal(monkeypatch, SMTP_PASSWORD=None)
     assert len(lines) == 1 and "SMTP_USERNAME" in lines[0] and "SMTP_PASSWORD" in lines[0]

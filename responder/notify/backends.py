@@ -138,6 +138,13 @@ EMAIL_BACKENDS = ("outbox", "smtp", "notify")
 VOICE_BACKENDS = ("outbox", "twilio", "off")
 
 
+def voice_backend(config: Mapping[str, Any]) -> str:
+    """VOICE_BACKEND; unset, Twilio beside Twilio's texts, the dev outbox beside the outbox, else off."""
+    return config.get("VOICE_BACKEND") or {"twilio": "twilio", "outbox": "outbox"}.get(
+        config.get("SMS_BACKEND") or "", "off"
+    )
+
+
 def backends_from_config(config: Mapping[str, Any]) -> dict[str, Backend]:
     """One backend per channel, built from SMS_BACKEND and EMAIL_BACKEND.
 
@@ -173,7 +180,7 @@ def backend_setting_problems(config: Mapping[str, Any]) -> list[str]:
 
         if missing := missing_settings(config):
             problems.append(f"SMS_BACKEND is 'twilio' but {', '.join(missing)} is not set")
-    voice = config.get("VOICE_BACKEND", "off")
+    voice = voice_backend(config)
     if voice not in VOICE_BACKENDS:
         problems.append(f"VOICE_BACKEND must be one of {', '.join(VOICE_BACKENDS)}, not {voice!r}")
     elif voice == "twilio":
@@ -213,7 +220,7 @@ def _sms_backend(config: Mapping[str, Any]) -> Backend:
 
 def _voice_backend(config: Mapping[str, Any]) -> Backend:
     check_backend_settings(config)
-    voice = config.get("VOICE_BACKEND", "off")
+    voice = voice_backend(config)
     if voice == "twilio":
         from responder.notify.voice_twilio import TwilioVoice
 

@@ -50,11 +50,13 @@ def voice_sender(config: Mapping[str, Any]) -> str | None:
 
 
 def settings_problem(config: Mapping[str, Any]) -> str | None:
-    """Why VOICE_BACKEND=twilio cannot place calls, or None."""
-    missing = [name for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN") if not config.get(name)]
-    if voice_sender(config) is None:
+    """Why Twilio cannot place calls, or None (what SMS_BACKEND=twilio already reports is not repeated)."""
+    texts_say_it = config.get("SMS_BACKEND") == "twilio"
+    credentials = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+    missing = [] if texts_say_it else [name for name in credentials if not config.get(name)]
+    if voice_sender(config) is None and not (texts_say_it and not config.get("TWILIO_FROM")):
         missing.append("TWILIO_VOICE_FROM (a number: a Messaging Service cannot place calls)")
-    return f"VOICE_BACKEND is 'twilio' but {', '.join(missing)} is not set" if missing else None
+    return f"phone calls go through Twilio but {', '.join(missing)} is not set" if missing else None
 
 
 def call_url(path: str, message_id: int, config: Mapping[str, Any] | None = None) -> str:

@@ -82,6 +82,7 @@ def call_answered(message: Message | None, answered_by: str) -> Script:
         return Script()
     _mark_answered(message)
     if (no_need := _no_answer_needed(message)) is not None:
+        _settle(message, CallOutcome.NO_KEY, note=False)  # nothing was asked, so nothing went unanswered
         return Script(f"This is Responder. {no_need} No action is needed. {GOODBYE}")
     return Script(message.body, gather=True)
 
@@ -169,7 +170,9 @@ def _no_answer_needed(message: Message) -> str | None:
     """Why this call no longer needs a key (already covered, standing down, closed), or None."""
     activation = message.activation
     incident = activation.incident
-    if incident.status in (IncidentStatus.CLOSED, IncidentStatus.STANDING_DOWN):
+    if incident.status == IncidentStatus.CLOSED:
+        return "This incident is closed."
+    if incident.status == IncidentStatus.STANDING_DOWN:
         return "This response is standing down."
     if activation.state in (ActivationState.COVERED, ActivationState.NOT_APPLICABLE):
         return f"{activation.agency_name} is already covered."

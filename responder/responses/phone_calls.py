@@ -37,6 +37,7 @@ from responder.models import (
     MessageKind,
     MessageState,
 )
+from responder.notify.backends import voice_backend
 from responder.timeline.actors import SYSTEM, Actor
 
 # Calls to one phone are placed at least this far apart: when several agencies' alerts reach
@@ -55,7 +56,7 @@ def call_rung(
     activation: Activation, rung: str, contact: Contact, *, shared_by: Actor = SYSTEM
 ) -> Message | None:
     """Queue a call to ``contact`` if the playbook phones this rung and a voice provider is set up."""
-    if not calls_rung(activation, rung) or current_app.config["VOICE_BACKEND"] == "off":
+    if not calls_rung(activation, rung) or voice_backend(current_app.config) == "off":
         return None
     sharing.record_message_share(
         activation,
