@@ -227,8 +227,8 @@ class FakeTwilio:
 
     @property
     def accepted(self) -> list[RecordedRequest]:
-        """Requests answered with a created message."""
-        return [r for r in self.requests if r.accepted]
+        """Requests answered with a created message (texts only: calls are in ``calls``)."""
+        return [r for r in self.requests if r.accepted and r.path.endswith("/Messages.json")]
 
     def sent_to(self, number: str) -> list[RecordedRequest]:
         return [r for r in self.accepted if r.form.get("To") == number]

@@ -139,10 +139,15 @@ VOICE_BACKENDS = ("outbox", "twilio", "off")
 
 
 def voice_backend(config: Mapping[str, Any]) -> str:
-    """VOICE_BACKEND; unset, Twilio beside Twilio's texts, the dev outbox beside the outbox, else off."""
-    return config.get("VOICE_BACKEND") or {"twilio": "twilio", "outbox": "outbox"}.get(
-        config.get("SMS_BACKEND") or "", "off"
-    )
+    """VOICE_BACKEND; unset, calls follow the texts: Twilio when it has a number to call from, else off
+    (a Messaging Service cannot place calls), and the dev outbox beside the outbox."""
+    if config.get("VOICE_BACKEND"):
+        return config["VOICE_BACKEND"]
+    if config.get("SMS_BACKEND") == "twilio":
+        from responder.notify.voice_twilio import voice_sender
+
+        return "twilio" if voice_sender(config) else "off"
+    return "outbox" if config.get("SMS_BACKEND") == "outbox" else "off"
 
 
 def backends_from_config(config: Mapping[str, Any]) -> dict[str, Backend]:
