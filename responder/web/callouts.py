@@ -44,6 +44,7 @@ def index():
 
 @bp.post("/admin/callouts")
 @role_required(Role.ADMIN)
+@retried_on_conflict
 def start():
     form = StartForm()
     if not form.validate_on_submit():
