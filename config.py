@@ -83,6 +83,11 @@ class Config:
         self.TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
         self.TWILIO_FROM = _env("TWILIO_FROM")
         self.TWILIO_API_BASE_URL = _env("TWILIO_API_BASE_URL")
+        # Phone calls for the rungs a playbook's alert step names in ``call`` (outbox, twilio
+        # or off); unset, they follow SMS_BACKEND (responder.notify.backends.voice_backend).
+        # Calls come from TWILIO_VOICE_FROM, else TWILIO_FROM when it is a number.
+        self.VOICE_BACKEND = _env("VOICE_BACKEND")
+        self.TWILIO_VOICE_FROM = _env("TWILIO_VOICE_FROM")
         # GOV.UK Notify (SMS_BACKEND=notify and/or EMAIL_BACKEND=notify): the API key, one generic
         # template per channel, the bearer token Notify sends with its callbacks, and (tests only)
         # another address for its API.

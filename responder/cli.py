@@ -24,6 +24,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(retention_cli)
     app.cli.add_command(backup_command)
     app.cli.add_command(providers_cli)
+    app.cli.add_command(callout_cli)
 
 
 # --- playbooks ---------------------------------------------------------------
@@ -33,7 +34,10 @@ playbooks_cli = click.Group("playbooks", help="Check playbooks and preview what 
 
 @playbooks_cli.command("check")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
-def playbooks_check(directory: str | None) -> None:
+@click.option(
+    "--strict", is_flag=True, help="Also fail on contacts who did not confirm their last call-out test."
+)
+def playbooks_check(directory: str | None, strict: bool) -> None:
     """Validate playbooks; print FILE:LINE: field.path: message per problem (exit 1)."""
     from responder.directory.contacts import active_role_keys
     from responder.playbooks import PlaybookError, load_playbooks, roles_without_contacts
@@ -58,6 +62,10 @@ def playbooks_check(directory: str | None) -> None:
         )
     else:
         problems = roles_without_contacts(playbooks, keys)
+        if strict:
+            from responder.callouts.results import unconfirmed_roles
+
+            problems += unconfirmed_roles(playbooks)
         for problem in problems:
             click.echo(str(problem))
     if problems:
@@ -66,6 +74,7 @@ def playbooks_check(directory: str | None) -> None:
     click.echo(
         f"ok: {len(playbooks.playbooks)} local authority playbooks and regional.yaml are valid"
         + ("" if not keys else "; every role has an active contact")
+        + ("; every contact confirmed their last call-out test" if strict and keys else "")
     )
 
 
@@ -265,6 +274,53 @@ def providers_check() -> None:
         click.echo(check.line())
     if not all(check.ok for check in checks):
         sys.exit(1)
+
+
+# --- call-out tests ------------------------------------------------------------
+
+callout_cli = click.Group("callout", help="Call-out tests: does every role holder's number reach them?")
+
+
+@callout_cli.command("test")
+@click.argument("local_authority")
+@committed
+def callout_test(local_authority: str) -> None:
+    """Text every role holder in LOCAL_AUTHORITY's playbook a test to confirm (24 hours to answer)."""
+    from responder.callouts import CalloutError, start_test
+
+    try:
+        test = start_test(local_authority)
+    except CalloutError as error:
+        raise click.ClickException(str(error)) from None
+    roles = sum(len(recipient.roles) for recipient in test.recipients)
+    click.echo(
+        f"call-out test {test.id} of {local_authority}: {len(test.recipients)} people texted "
+        f"for {roles} roles; {len(test.untested_roles)} roles have nobody to test"
+    )
+    for role in test.untested_roles:
+        click.echo(f"  nobody to test: {role['label']} ({role['role']})")
+    click.echo("results: " + public_url(f"/admin/callouts/{test.id}"))
+
+
+@callout_cli.command("report")
+@click.argument("local_authority")
+def callout_report(local_authority: str) -> None:
+    """Print the last call-out test of LOCAL_AUTHORITY, role by role."""
+    from responder.callouts import latest_tests, report
+    from responder.web.filters import duration
+
+    test = latest_tests(local_authority).get(local_authority)
+    if test is None:
+        raise click.ClickException(f"{local_authority} has had no call-out test")
+    result = report(test)
+    state = "final" if result.finished else "running"
+    click.echo(
+        f"call-out test {test.id} of {local_authority}, started {test.started_at:%Y-%m-%d %H:%M} UTC ({state})"
+    )
+    for row in result.rows:
+        detail = f" after {duration(row.took)}" if row.took is not None else ""
+        detail += f": {row.reason}" if row.reason else ""
+        click.echo(f"  {row.status.label:<30} {row.role:<28} {row.name}{detail}")
 
 
 # --- scheduler ---------------------------------------------------------------

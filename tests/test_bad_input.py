@@ -47,7 +47,7 @@ PAYLOADS = [
 RAW_MARKERS = ("<script>alert(", "<img src=x onerror")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Twilio and API clients cannot carry a CSRF token; a signature or a bearer token stands in for it.
-CSRF_EXEMPT = ("api.", "webhooks.", "sms_inbound.", "notify_callbacks.")
+CSRF_EXEMPT = ("api.", "webhooks.", "sms_inbound.", "voice_calls.", "notify_callbacks.")
 TOO_LARGE = 1024 * 1024 + 1
 
 
@@ -107,6 +107,7 @@ def world(make_app, make_incident, make_user):
         "user_id": str(incident.opened_by_id),
         "token_id": "1",
         "key": "tension",
+        "test_id": "1",
     }
     links = {"ack": token_value(ack_token), "check_in": token_value(check_in.access_token)}
     return World(client, app, incident, values, new_api_token(admin), links)

@@ -44,10 +44,36 @@ COUNTED = (
 )
 
 
+# How the board names a phone call's progress (a text's or an email's is its state).
+CALL_WORDS = {
+    "sent": "placed",
+    "delivered": "answered",
+    "acknowledged": "answered, 1 pressed (acknowledged)",
+    "declined": "answered, 2 pressed (declined)",
+    "no_key": "answered, no key pressed",
+    "no_answer": "not answered",
+    "busy": "not answered (busy)",
+    "voicemail": "not answered (voicemail)",
+    "failed": "failed",
+}
+
+
 @dataclass
 class BoardMessage:
     message: Message
     to: str  # whom it went to, when not the agency's lead ("" for the lead)
+
+    @property
+    def channel_label(self) -> str:
+        return {"sms": "SMS", "voice": "Call"}.get(self.message.channel, "Email")
+
+    @property
+    def progress(self) -> str:
+        """Where it has got to, in a word or two (a call: what the person did)."""
+        message = self.message
+        if message.channel != "voice" or message.state == "failed":
+            return message.state
+        return CALL_WORDS.get(message.call_outcome or message.state, message.state)
 
 
 @dataclass

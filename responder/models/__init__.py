@@ -2,6 +2,7 @@
 
 from responder.models.access_tokens import AccessToken, TokenPurpose
 from responder.models.audit import AuditEvent
+from responder.models.callouts import CalloutRecipient, CalloutTest, ConfirmedBy
 from responder.models.check_ins import CheckIn
 from responder.models.contacts import Contact
 from responder.models.incidents import (
@@ -19,6 +20,7 @@ from responder.models.incidents import (
 )
 from responder.models.messages import (
     LINK_PLACEHOLDER,
+    CallOutcome,
     Channel,
     Message,
     MessageKind,
@@ -55,8 +57,12 @@ __all__ = [
     "AgencyResponse",
     "ApiToken",
     "AuditEvent",
+    "CallOutcome",
+    "CalloutRecipient",
+    "CalloutTest",
     "Channel",
     "CheckIn",
+    "ConfirmedBy",
     "Contact",
     "EventGroup",
     "EventKind",

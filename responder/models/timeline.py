@@ -52,6 +52,8 @@ class EventKind(enum.StrEnum):
     MESSAGE_SENT = ("message_sent", "Sent", EventGroup.ALERTS, True)
     MESSAGE_DELIVERED = ("message_delivered", "Delivered", EventGroup.ALERTS, True)
     MESSAGE_FAILED = ("message_failed", "Not delivered", EventGroup.ALERTS)
+    # A phone call that no person answered with a key: no answer, busy, voicemail, no key pressed.
+    CALL_UNANSWERED = ("call_unanswered", "Call not answered", EventGroup.ALERTS)
     FELL_BACK_TO_EMAIL = ("fell_back_to_email", "Reached by email", EventGroup.ALERTS)
     EMAILED_AS_WELL = ("emailed_as_well", "Emailed as well", EventGroup.ALERTS)
     MESSAGES_CANCELLED = ("messages_cancelled", "Messages cancelled", EventGroup.ALERTS)

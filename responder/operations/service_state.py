@@ -18,6 +18,7 @@ from responder.extensions import db
 from responder.models import (
     ActionState,
     Activation,
+    Channel,
     Incident,
     IncidentStatus,
     Message,
@@ -68,6 +69,16 @@ def outbox_backlog() -> OutboxBacklog:
         target[channel] = target.get(channel, 0) + count
     oldest = db.session.scalar(select(func.min(Message.created_at)).where(Message.state.in_(UNSENT)))
     return OutboxBacklog(pending, failed, as_utc(oldest) if oldest is not None else None)
+
+
+def calls_by_outcome() -> dict[str, int]:
+    """Phone calls handed to the provider, by outcome ("placed" while Twilio has not said)."""
+    rows = db.session.execute(
+        select(Message.call_outcome, func.count())
+        .where(Message.channel == Channel.VOICE, Message.provider_id.is_not(None))
+        .group_by(Message.call_outcome)
+    ).all()
+    return {str(outcome or "placed"): count for outcome, count in rows}
 
 
 def failing_providers(since: datetime) -> list[str]:

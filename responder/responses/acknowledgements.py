@@ -30,6 +30,7 @@ from responder.models import (
 )
 from responder.notify.outbox import queue_response_notice
 from responder.responses.escalation import LEVEL_NAMES, Rung, alert_next_level, ladder
+from responder.responses.phone_calls import cancel_pending_calls
 from responder.timeline import Actor
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,11 @@ DECLINE_REASONS = {
     "unavailable": "Unavailable",
     "other": "Other",
 }
-CHANNEL_WORDS = {ResponseChannel.LINK: "by link", ResponseChannel.SMS_REPLY: "by SMS reply"}
+CHANNEL_WORDS = {
+    ResponseChannel.LINK: "by link",
+    ResponseChannel.SMS_REPLY: "by SMS reply",
+    ResponseChannel.PHONE_CALL: "by phone call",
+}
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,7 @@ def acknowledge(
         role=getattr(_rung(activation, contact), "role", None),
     )
     _stop_escalation(activation)
+    cancel_pending_calls(activation, f"{activation.agency_name} is covered")
     lifecycle.mark_active(activation.incident, Actor.of(contact), activation.agency_key)
     queue_response_notice(activation, f"{activation.agency_name} has acknowledged", urgent=False)
     return Outcome("acknowledged", activation, contact, at)
@@ -154,6 +160,7 @@ def decline(activation: Activation, contact: Contact, channel: ResponseChannel, 
         role=getattr(rung, "role", None),
     )
     handed_to = None
+    cancel_pending_calls(activation, "they declined", contact=contact)
     if _holds_the_alert(activation, contact):
         who = rung.name if rung is not None else "contact"
         alerted = alert_next_level(activation, reason=f"the {who} declined", actor=Actor.of(contact))

@@ -33,6 +33,7 @@ from responder.playbooks.registry import current_playbooks
 from responder.playbooks.schema import SHARING_BASES
 from responder.responses import reply_codes
 from responder.responses.organisation_names import NotAName, checked_organisation_name
+from responder.responses.phone_calls import call_rung
 from responder.scheduling.schedule import schedule_next_escalation
 from responder.timeline import Actor
 
@@ -219,8 +220,15 @@ def _activate(
         timeline.record(incident, EventKind.CONTACT_MISSING, agency_key=agency.key, role=agency.lead)
         return activation
     queue_alert(incident, activation, lead, shared_by=actor, purpose=why)
+    called = call_rung(activation, "lead", lead, shared_by=actor)
     timeline.record(
-        incident, EventKind.ALERT_QUEUED, by=actor, contact=lead, agency_key=agency.key, role=agency.lead
+        incident,
+        EventKind.ALERT_QUEUED,
+        by=actor,
+        contact=lead,
+        agency_key=agency.key,
+        role=agency.lead,
+        called=called is not None or None,
     )
     return activation
 

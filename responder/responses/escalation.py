@@ -16,6 +16,8 @@ from responder import timeline
 from responder.extensions import db
 from responder.models import Activation, ActivationState, Contact, EventKind
 from responder.notify.outbox import queue_alert
+from responder.playbooks.schema import RUNGS
+from responder.responses.phone_calls import call_rung
 from responder.timeline import SYSTEM, Actor
 
 LEVEL_NAMES = {0: "lead", 1: "deputy", 2: "duty manager", 3: "VRU regional on-call"}
@@ -30,6 +32,11 @@ class Rung:
     @property
     def name(self) -> str:
         return LEVEL_NAMES[self.level]
+
+    @property
+    def key(self) -> str:
+        """How a playbook names the rung (an alert step's ``call``): lead, deputy, duty_manager, on_call."""
+        return RUNGS[self.level]
 
 
 def ladder(activation: Activation) -> list[Rung]:
@@ -72,6 +79,7 @@ def alert_next_level(activation: Activation, reason: str, actor: Actor = SYSTEM)
     activation.escalation_level = rung.level
     activation.state = ActivationState.ESCALATED
     queue_alert(incident, activation, contact, purpose=f"escalated to the {rung.name} because {reason}")
+    called = call_rung(activation, rung.key, contact, shared_by=actor)
     timeline.record(
         incident,
         EventKind.ESCALATED,
@@ -82,6 +90,7 @@ def alert_next_level(activation: Activation, reason: str, actor: Actor = SYSTEM)
         rung=rung.name,
         role=rung.role,
         because=reason,
+        called=called is not None or None,
     )
     return contact
 

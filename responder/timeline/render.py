@@ -21,6 +21,7 @@ from responder.timeline.naming import Naming
 CHANNELS = {
     "link": "by link",
     "sms_reply": "by SMS reply",
+    "phone_call": "by pressing a key during Responder's phone call",
     "sms": "SMS",
     "email": "email",
     "voice": "phone call",
@@ -80,6 +81,21 @@ def _named(naming: Naming, contact_id: int | None) -> str:
 def _message(event: TimelineEvent, data: dict, naming: Naming) -> str:
     words = str(data.get("message", "message")).replace("_", " ").capitalize()
     return f"{words} {CHANNELS.get(event.channel or '', event.channel or '')} to {_recipient(event, data, naming)}"
+
+
+def _delivered(event: TimelineEvent) -> str:
+    if event.channel == "voice":
+        return "answered"
+    return "delivered to the phone" if event.channel == "sms" else "delivered to the mail server"
+
+
+# Why a call counts as unanswered (responder.models.CallOutcome), in words.
+_CALL_OUTCOMES = {
+    "no_answer": "nobody answered",
+    "busy": "the line was busy",
+    "voicemail": "voicemail answered, and Responder hung up without leaving a message",
+    "no_key": "answered, but no key was pressed",
+}
 
 
 def _late(data: dict) -> str:
@@ -201,7 +217,7 @@ _SENTENCES: dict[EventKind, Callable[[TimelineEvent, dict[str, Any], Naming], st
     EventKind.OFFERED: lambda e, d, n: f"Support offer: {n.offer(d['offer'], d.get('by_hand', False))}",
     EventKind.ALERT_QUEUED: lambda e, d, n: (
         f"{n.agency(e.agency_key)} activated; alert queued to {n.person(e.contact_id, d.get('role'))} "
-        "by SMS and email"
+        + ("by SMS, email and a phone call" if d.get("called") else "by SMS and email")
     ),
     EventKind.CONTACT_MISSING: lambda e, d, n: (
         f"{n.agency(e.agency_key)} not alerted: no active contact for role {d['role']} in the directory"
@@ -209,8 +225,10 @@ _SENTENCES: dict[EventKind, Callable[[TimelineEvent, dict[str, Any], Naming], st
     EventKind.MESSAGE_SENT: lambda e, d, n: (
         f"{_message(e, d, n)}: sent, {'found at' if d.get('found') else 'handed to'} {d.get('provider', 'the provider')}"
     ),
-    EventKind.MESSAGE_DELIVERED: lambda e, d, n: (
-        f"{_message(e, d, n)}: delivered to {'the phone' if e.channel == 'sms' else 'the mail server'}"
+    EventKind.MESSAGE_DELIVERED: lambda e, d, n: f"{_message(e, d, n)}: {_delivered(e)}",
+    EventKind.CALL_UNANSWERED: lambda e, d, n: (
+        f"{_message(e, d, n)} not answered: {_CALL_OUTCOMES.get(d.get('outcome'), 'no key was pressed')}; "
+        "the escalation carries on"
     ),
     EventKind.MESSAGE_FAILED: lambda e, d, n: (
         f"{_message(e, d, n)} failed: {_said(n, e.text, 'no reason given')}"
@@ -222,13 +240,16 @@ _SENTENCES: dict[EventKind, Callable[[TimelineEvent, dict[str, Any], Naming], st
         f"{_recipient(e, d, n)}: emailed as well because {_said(n, e.text, 'the text did not go')}"
     ),
     EventKind.MESSAGES_CANCELLED: lambda e, d, n: (
-        f"{_plural(d['count'], 'message')} not yet sent cancelled because {d['because']}"
+        f"{_plural(d['count'], 'phone call')} not yet placed cancelled because {d['because']}"
+        if d.get("calls")
+        else f"{_plural(d['count'], 'message')} not yet sent cancelled because {d['because']}"
     ),
     EventKind.ALERT_RESENT: lambda e, d, n: (
         f"{n.agency(e.agency_key)}: alert re-sent to the {d['rung']}{_named(n, e.contact_id)}"
     ),
     EventKind.ESCALATED: lambda e, d, n: (
-        f"{n.agency(e.agency_key)}: alerted the {d['rung']}{_named(n, e.contact_id)} because {d['because']}"
+        f"{n.agency(e.agency_key)}: alerted the {d['rung']}{_named(n, e.contact_id)}"
+        f"{' by text and a phone call' if d.get('called') else ''} because {d['because']}"
     ),
     EventKind.NOT_REACHED: lambda e, d, n: f"{n.agency(e.agency_key)}: nobody left to alert ({d['because']})",
     EventKind.ACTIONS_CANCELLED: lambda e, d, n: (

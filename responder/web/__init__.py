@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
         admin_users,
         api,
         auth,
+        callouts,
         dev,
         errors,
         health,
@@ -25,6 +26,7 @@ def register(app: Flask) -> None:
         single_sign_on,
         sms_inbound,
         two_factor,
+        voice_calls,
         webhooks,
     )
     from responder.web.check_ins import bp as check_ins_bp
@@ -43,12 +45,14 @@ def register(app: Flask) -> None:
     app.register_blueprint(incidents.bp)
     app.register_blueprint(incident_actions.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(callouts.bp)
     app.register_blueprint(check_ins_bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(acks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(sms_inbound.bp)
+    app.register_blueprint(voice_calls.bp)
     app.register_blueprint(notify_callbacks.bp)
     app.register_blueprint(exports_bp)
     app.register_blueprint(insights_bp)

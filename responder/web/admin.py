@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from responder.callouts import flagged_contacts
 from responder.directory.contacts import ContactError, active_role_keys, normalise_email, normalise_phone
 from responder.extensions import db
 from responder.models import Contact, Role
@@ -63,7 +64,11 @@ def contacts():
         )
     gaps = roles_without_contacts(current_playbooks(), active_role_keys())
     return render_template(
-        "admin/contacts.html", contacts=db.session.scalars(query).all(), search=search, gaps=gaps
+        "admin/contacts.html",
+        contacts=db.session.scalars(query).all(),
+        search=search,
+        gaps=gaps,
+        flagged=flagged_contacts(),
     )
 
 

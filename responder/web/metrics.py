@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from responder.clock import now_utc
+from responder.models import Channel
 from responder.operations import service_state
 
 bp = Blueprint("metrics", __name__)
@@ -96,7 +97,7 @@ def _outbox(now) -> Iterator[Metric]:
     failed = GaugeMetricFamily(
         "responder_messages_failed", "Messages that failed for good, after every attempt.", labels=["channel"]
     )
-    for channel in ("sms", "email"):
+    for channel in Channel:
         pending.add_metric([channel], backlog.pending_by_channel.get(channel, 0))
         failed.add_metric([channel], backlog.failed_by_channel.get(channel, 0))
     age = backlog.oldest_pending_age(now)
@@ -105,7 +106,15 @@ def _outbox(now) -> Iterator[Metric]:
         "Age of the oldest message not yet handed to a provider (0 when none is waiting).",
         value=max(0.0, age.total_seconds()) if age is not None else 0.0,
     )
-    return [pending, failed, oldest]
+    calls = GaugeMetricFamily(
+        "responder_calls",
+        "Phone calls to the last rungs by what became of them (acknowledged, declined, no_key, no_answer, "
+        "busy, voicemail, failed; placed: no outcome yet).",
+        labels=["outcome"],
+    )
+    for outcome, count in sorted(service_state.calls_by_outcome().items()):
+        calls.add_metric([outcome], count)
+    return [pending, failed, oldest, calls]
 
 
 def _scheduler(now) -> Iterator[Metric]:
