@@ -7,7 +7,7 @@ number (``callout_tests``, ``callout_recipients``); its links are access tokens
 that belong to no activation, so ``access_tokens.activation_id`` may be empty.
 
 Revision ID: 10ae0026ed85
-Revises: 9b68e7a99e03
+Revises: 4e7b2c91a6d3
 Create Date: 2026-11-30 10:13:50.584916
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '10ae0026ed85'
-down_revision = '9b68e7a99e03'
+down_revision = '4e7b2c91a6d3'
 branch_labels = None
 depends_on = None
 
