@@ -79,6 +79,11 @@ MINIMUM_ROLE = {
     "admin_users.unlock": "admin",
     "admin_users.revoke_token": "admin",
     "admin.edit_contact": "admin",
+    "admin_rotas.index": "admin",
+    "admin_rotas.add": "admin",
+    "admin_rotas.remove": "admin",
+    "readiness.page": "manager",
+    "deadlines.mark_done": "officer",
 }
 RANK = {"anonymous": 0, "officer": 1, "manager": 2, "admin": 3}
 
@@ -94,6 +99,9 @@ def requests_for(app, incident):
         "filename": "app.js",
         "user_id": incident.opened_by_id,
         "token_id": 1,
+        "deadline_id": 1,
+        "role": "bham-vru-duty",
+        "shift_id": 1,
     }
     for rule in app.url_map.iter_rules():
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):

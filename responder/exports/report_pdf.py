@@ -93,6 +93,7 @@ def report_pdf(report: AfterActionReport) -> bytes:
         *_key_values("Summary", report.summary, styles),
         *_key_values("Response metrics", report.headline, styles),
         *_agency_table(report, styles),
+        *_deadlines(report, styles),
         *_tension(report, styles),
         *_review(report, styles),
         *_chronology(report, styles),
@@ -148,6 +149,25 @@ def _agency_table(report: AfterActionReport, styles) -> list:
     table = Table(rows, colWidths=[PAGE_WIDTH * w for w in widths], repeatRows=1)
     table.setStyle(_ruled(header=True))
     return [_p("Agencies: time to acknowledge and escalation", styles["h3"]), table]
+
+
+def _deadlines(report: AfterActionReport, styles) -> list:
+    parts = [_p("Deadlines", styles["h2"])]
+    if not report.deadlines:
+        return [*parts, _p("The playbook set no deadlines.", styles["muted"])]
+    rows = [[_p(cell, styles["th"]) for cell in ("Deadline", "Due", "Met or missed", "Note")]]
+    rows += [
+        [
+            _p(entry.name, styles["small"]),
+            _p(entry.due, styles["small"]),
+            _p(entry.outcome, styles["small"]),
+            _p(entry.note, styles["small"]),
+        ]
+        for entry in report.deadlines
+    ]
+    table = Table(rows, colWidths=[PAGE_WIDTH * w for w in (0.34, 0.18, 0.28, 0.2)], repeatRows=1)
+    table.setStyle(_ruled(header=True))
+    return [*parts, table]
 
 
 def _tension(report: AfterActionReport, styles) -> list:

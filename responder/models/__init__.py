@@ -4,6 +4,7 @@ from responder.models.access_tokens import AccessToken, TokenPurpose
 from responder.models.audit import AuditEvent
 from responder.models.check_ins import CheckIn
 from responder.models.contacts import Contact
+from responder.models.deadlines import Deadline
 from responder.models.incidents import (
     LOCAL_AUTHORITIES,
     Activation,
@@ -28,6 +29,7 @@ from responder.models.messages import (
 )
 from responder.models.responses import AgencyResponse, ResponseChannel, ResponseKind
 from responder.models.reviews import RagStatus, ReviewAction, ReviewNote, ReviewNoteKind
+from responder.models.rotas import Rota, RotaShift, ShiftKind, ShiftOrigin
 from responder.models.scheduler_lease import SchedulerLease
 from responder.models.sharing import SharingRecord
 from responder.models.sign_in import (
@@ -58,6 +60,7 @@ __all__ = [
     "Channel",
     "CheckIn",
     "Contact",
+    "Deadline",
     "EventGroup",
     "EventKind",
     "Incident",
@@ -80,9 +83,13 @@ __all__ = [
     "ReviewNote",
     "ReviewNoteKind",
     "Role",
+    "Rota",
+    "RotaShift",
     "SchedulerLease",
     "SessionEnd",
     "SharingRecord",
+    "ShiftKind",
+    "ShiftOrigin",
     "SignInMethod",
     "SignInThrottle",
     "StaffSession",

@@ -270,6 +270,17 @@ class SchedulerRuntime:
             jobstore="memory",
             replace_existing=True,
         )
+        hour, _, minute = self.app.config["ROTA_EXTEND_TIME"].partition(":")
+        scheduler.add_job(
+            jobs.extend_rotas_job,
+            "cron",
+            hour=int(hour),
+            minute=int(minute or 0),
+            timezone=self.app.config["TIMEZONE"],
+            id="rota-extend",
+            jobstore="memory",
+            replace_existing=True,
+        )
 
     # --- work (called from jobs) -----------------------------------------------
 
