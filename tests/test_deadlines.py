@@ -107,7 +107,7 @@ def test_missed_deadlines_are_red_on_the_incident_page_and_counted_on_the_dashbo
         page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
         dashboard = client.get("/").get_data(as_text=True)
     assert "1 deadline missed and not yet done" in page
-    assert 'app-deadline--missed"' in page and 'govuk-tag--red">Missed</strong> 1 h 00 min ago' in page
+    assert 'app-deadline--missed"' in page and 'govuk-tag--red">Missed</strong> 1 h 00 min overdue' in page
     assert "1 deadline missed" in dashboard
 
     with freeze_time(OPENED + timedelta(hours=26)):
