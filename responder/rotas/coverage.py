@@ -131,12 +131,13 @@ def _same_holders(one: Stretch, other: Stretch) -> bool:
 
 def escalation_gaps(hours: int = 72) -> list[Gap]:
     """Gaps in the next ``hours`` in the rotas of roles an alert or escalation can go to (the dashboard)."""
+    from responder.playbooks import PlaybookError
     from responder.playbooks.registry import current_playbooks
     from responder.rotas.roles import escalation_roles
 
     now = now_utc()
     try:
         roles = escalation_roles(current_playbooks())
-    except Exception:  # invalid playbooks: every rota counts
+    except PlaybookError:  # invalid playbooks: every rota counts
         roles = None
     return find_gaps(now, now + timedelta(hours=hours), roles)

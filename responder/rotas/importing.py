@@ -25,6 +25,7 @@ from sqlalchemy import delete, select
 from responder.clock import local_zone, now_utc
 from responder.extensions import db
 from responder.models import Contact, Rota, RotaShift, ShiftKind, ShiftOrigin
+from responder.playbooks import PlaybookError
 from responder.playbooks.registry import current_playbooks
 from responder.rotas.calendars import CalendarError, Occurrence, calendar_name, occurrences, read_calendar
 from responder.rotas.roles import playbook_roles
@@ -259,7 +260,7 @@ def _from_summary(summary: str, role: str, directory: Directory) -> Contact | No
 def _known_roles(source: str) -> set[str]:
     try:
         return playbook_roles(current_playbooks())
-    except Exception as error:
+    except PlaybookError as error:
         raise RotaImportError([f"{source}:1: role: the playbooks cannot be read ({error})"]) from None
 
 

@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from responder.clock import now_utc
 from responder.extensions import db
 from responder.models import Role, Rota, RotaShift, ShiftKind
+from responder.playbooks import PlaybookError
 from responder.playbooks.registry import current_playbooks
 from responder.rotas import on_duty_for
 from responder.rotas.coverage import rota_stretches
@@ -150,7 +151,7 @@ def _page(submitted: dict[str, OverrideForm], status: int = 200):
         overrides.setdefault(override.rota_id, []).append(override)
     try:
         labels = role_labels(current_playbooks())
-    except Exception:  # invalid playbooks: the rotas still show, by role key
+    except PlaybookError:  # invalid playbooks: the rotas still show, by role key
         labels = {}
     return (
         render_template(
