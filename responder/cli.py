@@ -73,7 +73,7 @@ def playbooks_check(directory: str | None) -> None:
         sys.exit(1)
     click.echo(
         f"ok: {len(playbooks.playbooks)} local authority playbooks and regional.yaml are valid"
-        + ("" if not keys else "; every role has an active contact")
+        + ("" if not keys else "; every role has an active contact or a rota")
     )
 
 
