@@ -12,6 +12,7 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
+from responder.demo import DUTY_MANAGERS
 from responder.extensions import db
 from responder.models import (
     Activation,
@@ -26,6 +27,7 @@ from responder.models import (
 )
 from responder.responses.acknowledgements import acknowledge, decline
 from responder.rotas import DutySource, on_duty
+from responder.rotas.coverage import roles_with_rotas
 from responder.rotas.importing import import_csv
 from responder.rotas.overrides import add_override, find_rota
 from responder.scheduling.firing import fire_due_actions
@@ -442,3 +444,20 @@ def test_a_lead_role_on_a_rota_with_nobody_on_duty_goes_straight_to_the_deputy(a
     # Its escalation is scheduled like any other: the duty manager next.
     fire_at(OPENED + timedelta(minutes=15))
     assert sms_to(activation)[-1] == ROLE
+
+
+def test_the_demo_has_a_rota_for_every_duty_manager_and_the_on_call_with_one_deliberate_gap(app, runner):
+    with freeze_time(utc(2026, 11, 30, 12)):
+        seeded = runner.invoke(args=["demo", "seed"])
+        assert seeded.exit_code == 0, seeded.output
+        assert roles_with_rotas() == {"wm-vru-on-call", *(f"{prefix}-vru-duty" for prefix in DUTY_MANAGERS)}
+        assert find_rota("wm-vru-on-call").calendar is not None  # from the demo's .ics, expanded nightly
+        check = runner.invoke(args=["rota", "check", "--days", "14"])
+        assert check.exit_code == 1
+        assert [line for line in check.output.splitlines() if "nobody on duty" in line] == [
+            "sand-vru-duty: 2026-12-02 02:00 GMT - 2026-12-02 08:00 GMT: nobody on duty"
+        ]
+        assert runner.invoke(args=["playbooks", "check"]).exit_code == 0  # so `make run` still starts
+        assert runner.invoke(args=["demo", "seed"]).exit_code == 0  # again: the same rotas, no doubles
+        check_again = runner.invoke(args=["rota", "check", "--days", "14"])
+        assert check_again.output == check.output

@@ -8,7 +8,10 @@ from pathlib import Path
 from responder.accounts.users import create_user, find_user
 from responder.clock import local_zone, now_utc
 from responder.directory.contacts import ImportResult, import_contacts
+from responder.playbooks import PlaybookError
+from responder.playbooks.registry import current_playbooks
 from responder.rotas.importing import import_calendar, import_csv
+from responder.rotas.roles import playbook_roles
 
 DEMO_CONTACTS = Path(__file__).parent / "contacts.csv"
 # The VRU regional on-call rota, as a rota tool would export it: two people, a week each in turn.
@@ -40,19 +43,32 @@ def seed_demo() -> tuple[ImportResult, list[str]]:
 
 
 def seed_demo_rotas() -> list[str]:
-    """A rota for every duty manager (from CSV) and the regional on-call (from a calendar); what was done."""
-    calendar = import_calendar(
-        DEMO_ON_CALL_CALENDAR.read_text(encoding="utf-8"), DEMO_ON_CALL_CALENDAR.name, ON_CALL_ROLE
-    )
-    duty = import_csv(duty_manager_rota_csv(now_utc().astimezone(local_zone()).date()), "demo duty managers")
-    return (
-        [f"{role}: {count} shift(s)" for role, count in {**calendar.shifts, **duty.shifts}.items()]
-        + calendar.problems
-        + duty.problems
-    )
+    """A rota for every duty manager (from CSV) and the regional on-call (from a calendar); what was done.
+
+    Only for the roles the playbooks in use name: another set of playbooks (the fault drills') gets none.
+    """
+    try:
+        roles = playbook_roles(current_playbooks())
+    except PlaybookError:
+        return ["none: the playbooks are invalid (see `playbooks check`)"]
+    done: dict[str, int] = {}
+    problems: list[str] = []
+    if ON_CALL_ROLE in roles:
+        calendar = import_calendar(
+            DEMO_ON_CALL_CALENDAR.read_text(encoding="utf-8"), DEMO_ON_CALL_CALENDAR.name, ON_CALL_ROLE
+        )
+        done.update(calendar.shifts)
+        problems += calendar.problems
+    today = now_utc().astimezone(local_zone()).date()
+    prefixes = tuple(prefix for prefix in DUTY_MANAGERS if f"{prefix}-vru-duty" in roles)
+    if prefixes:
+        duty = import_csv(duty_manager_rota_csv(today, prefixes), "demo duty managers")
+        done.update(duty.shifts)
+        problems += duty.problems
+    return [f"{role}: {count} shift(s)" for role, count in done.items()] + problems or ["none"]
 
 
-def duty_manager_rota_csv(today: date) -> str:
+def duty_manager_rota_csv(today: date, prefixes: tuple[str, ...] = DUTY_MANAGERS) -> str:
     """From yesterday for ROTA_DAYS days: day and night shifts, the two people swapping each week.
 
     Sandwell's night shift starting tomorrow evening stops at 02:00 and its
@@ -60,7 +76,7 @@ def duty_manager_rota_csv(today: date) -> str:
     (within 72 hours, so the dashboard shows it too).
     """
     lines = ["role,contact,start,end"]
-    for prefix in DUTY_MANAGERS:
+    for prefix in prefixes:
         role = f"{prefix}-vru-duty"
         for offset in range(-1, ROTA_DAYS):
             day = today + timedelta(days=offset)
