@@ -179,6 +179,10 @@ class Config:
         self.RETENTION_MONTHS = _env_int("RETENTION_MONTHS", 24)
         self.EXERCISE_RETENTION_DAYS = _env_int("EXERCISE_RETENTION_DAYS", 30)
         self.RETENTION_PURGE_TIME = _env("RETENTION_PURGE_TIME", "03:30")  # local time, daily
+        # Rotas (responder.rotas): how far ahead a calendar's recurring shifts are expanded,
+        # and when (local time, nightly) they are expanded again to keep that far ahead.
+        self.ROTA_WINDOW_DAYS = _env_int("ROTA_WINDOW_DAYS", 60)
+        self.ROTA_EXTEND_TIME = _env("ROTA_EXTEND_TIME", "02:15")
         # Operations (responder.structured_logs, responder.web.metrics, /healthz):
         # JSON log lines (or "text"); a bearer token for /metrics (without one, only
         # loopback may read it); when /healthz reports degraded.

@@ -190,3 +190,73 @@ def test_the_acknowledgement_seconds_migration_fills_in_existing_acknowledgement
             # 7.5 minutes; never acknowledged; a clock that ran backwards counts as at once.
             assert [None if s is None else round(s, 3) for s in seconds] == [450.0, None, 0.0]
         db.engine.dispose()
+
+
+BEFORE_DEADLINE_ROWS = "10ae0026ed85"
+
+
+def test_open_incidents_get_a_row_for_each_deadline_their_timed_actions_name(tmp_path):
+    from responder.models import Deadline, TimedAction
+    from responder.playbooks import snapshot
+    from responder.playbooks.registry import current_playbooks
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": _scratch_url(tmp_path)})
+    with app.app_context():
+        upgrade(revision=BEFORE_DEADLINE_ROWS)
+        with db.engine.begin() as conn:
+            _old_rows_without_timeline(conn, snapshot(current_playbooks(), "birmingham")[0])
+            details = {
+                "name": "Notify the Panel",
+                "notify": "bham-childrens-duty",
+                "due": "2026-12-01T21:50:00+00:00",
+                "step": "5wd",
+            }
+            for action_id, kind, due, extra in (
+                (1, "deadline", "2026-12-01 21:50:00", {}),
+                (2, "deadline_reminder", "2026-11-30 21:50:00", {"before": "1wd"}),
+                (3, "check_in", "2026-11-02 10:00:00", None),
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO timed_actions (id, incident_id, kind, due_at, state, details, created_at, attempts) "
+                        "VALUES (:id, 1, :kind, :due, 'pending', :details, '2026-11-01 10:00:00', 0)"
+                    ),
+                    {
+                        "id": action_id,
+                        "kind": kind,
+                        "due": due,
+                        "details": json.dumps({**details, **extra} if extra is not None else {"step": "24h"}),
+                    },
+                )
+        upgrade()
+        (deadline,) = db.session.scalars(sa.select(Deadline)).all()
+        assert (deadline.incident_id, deadline.name, deadline.step, deadline.notify_role) == (
+            1,
+            "Notify the Panel",
+            "5wd",
+            "bham-childrens-duty",
+        )
+        assert deadline.due_at.isoformat() == "2026-12-01T21:50:00+00:00" and deadline.done_at is None
+        pointers = dict(db.session.execute(sa.select(TimedAction.id, TimedAction.deadline_id)).all())
+        assert pointers == {1: deadline.id, 2: deadline.id, 3: None}
+        db.session.remove()
+        downgrade(revision=BEFORE_DEADLINE_ROWS)
+        db.engine.dispose()
+
+
+def _old_rows_without_timeline(conn, frozen: dict) -> None:
+    conn.execute(
+        sa.text(
+            "INSERT INTO users (id, email, name, role, password_hash, active, created_at, failed_logins, sso_managed) "
+            "VALUES (1, 'officer@example.org', 'Olu Officer', 'officer', 'x', true, '2026-11-01 10:00:00', 0, false)"
+        )
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO incidents (id, reference, local_authority, type, occurred_at, location, summary, school_link, "
+            "tension, exercise, status, opened_by_id, opened_at, playbook_snapshot, playbook_hash) VALUES "
+            "(1, 'BHM-2026-0001', 'birmingham', 'stabbing', '2026-11-01 09:00:00', 'Somewhere', 'Something', false, "
+            "'medium', false, 'active', 1, '2026-11-01 10:00:00', :frozen, 'abc')"
+        ),
+        {"frozen": json.dumps(frozen)},
+    )

@@ -90,6 +90,11 @@ MINIMUM_ROLE = {
     "callouts.start": "admin",
     "callouts.show": "admin",
     "callouts.report_csv": "admin",
+    "admin_rotas.index": "admin",
+    "admin_rotas.add": "admin",
+    "admin_rotas.remove": "admin",
+    "readiness.page": "manager",
+    "deadlines.mark_done": "officer",
 }
 RANK = {"anonymous": 0, "officer": 1, "manager": 2, "admin": 3}
 
@@ -106,6 +111,9 @@ def requests_for(app, incident):
         "user_id": incident.opened_by_id,
         "token_id": 1,
         "test_id": 1,
+        "deadline_id": 1,
+        "role": "bham-vru-duty",
+        "shift_id": 1,
     }
     for rule in app.url_map.iter_rules():
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):

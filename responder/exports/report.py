@@ -20,10 +20,18 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from responder.clock import as_utc, format_local, now_utc
+from responder.deadlines import DeadlineState, deadline_statuses
 from responder.exports.report_charts import AgencyLane, LaneMark
 from responder.exports.report_chronology import Chronology, condensed_chronology
 from responder.extensions import db
-from responder.models import LOCAL_AUTHORITIES, EventKind, Incident, IncidentType, TimelineEvent
+from responder.models import (
+    LOCAL_AUTHORITIES,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    IncidentType,
+    TimelineEvent,
+)
 from responder.models.reviews import ReviewNoteKind
 from responder.responses.escalation import ladder
 from responder.reviews.learning_review import review_for
@@ -85,6 +93,15 @@ class ActionEntry:
 
 
 @dataclass(frozen=True)
+class DeadlineEntry:
+    name: str
+    due: str
+    outcome: str  # met (when, by whom), missed (by how long), or not yet due
+    state: str  # a DeadlineState value
+    note: str
+
+
+@dataclass(frozen=True)
 class AfterActionReport:
     reference: str
     variant: str
@@ -104,6 +121,7 @@ class AfterActionReport:
     review_sections: list[tuple[str, list[ReviewEntry]]]
     actions: list[ActionEntry]
     playbook_hash: str
+    deadlines: tuple[DeadlineEntry, ...] = ()
 
     @property
     def title(self) -> str:
@@ -160,6 +178,7 @@ def build_report(incident: Incident, naming: Naming) -> AfterActionReport:
             for action in review.actions
         ],
         playbook_hash=incident.playbook_hash,
+        deadlines=_deadlines(incident, naming, last_at),
     )
 
 
@@ -224,6 +243,36 @@ def _headline(incident: Incident, metrics: ResponseMetrics, naming: Naming) -> l
             f"{metrics.offers.delivered} delivered",
         ),
     ]
+
+
+def _deadlines(incident: Incident, naming: Naming, last_at: datetime | None) -> tuple[DeadlineEntry, ...]:
+    """Each deadline as met (when, by whom) or missed (by how long); one never done counts until the close."""
+    closed = incident.status == IncidentStatus.CLOSED
+    until = (last_at or now_utc()) if closed else now_utc()
+    entries = []
+    for status in deadline_statuses(incident, until):
+        deadline = status.deadline
+        by = naming.user(deadline.done_by) or "someone"
+        if status.state == DeadlineState.MET:
+            outcome = f"Met: done {format_local(deadline.done_at)} by {by}"
+        elif status.state == DeadlineState.DONE_LATE:
+            outcome = f"Missed by {describe_duration(status.late_by)}: done {format_local(deadline.done_at)} by {by}"
+        elif status.state == DeadlineState.MISSED:
+            outcome = f"Missed by {describe_duration(status.late_by)}: not done" + (
+                " when the incident closed" if closed else " yet"
+            )
+        else:
+            outcome = "Not yet due"
+        entries.append(
+            DeadlineEntry(
+                deadline.name,
+                format_local(deadline.due_at),
+                outcome,
+                status.state.value,
+                naming.own_words(deadline.note) or "",
+            )
+        )
+    return tuple(entries)
 
 
 def _agency_row(agency: AgencyResponseTime, naming: Naming) -> AgencyRow:

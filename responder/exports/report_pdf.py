@@ -189,6 +189,25 @@ def _acknowledgement_charts(report: AfterActionReport, styles) -> list:
     ]
 
 
+def _deadlines(report: AfterActionReport, styles) -> list:
+    parts = [_p("Deadlines", styles["h2"])]
+    if not report.deadlines:
+        return [*parts, _p("The playbook set no deadlines.", styles["muted"])]
+    rows = [[_p(cell, styles["th"]) for cell in ("Deadline", "Due", "Met or missed", "Note")]]
+    rows += [
+        [
+            _p(entry.name, styles["small"]),
+            _p(entry.due, styles["small"]),
+            _p(entry.outcome, styles["small"]),
+            _p(entry.note, styles["small"]),
+        ]
+        for entry in report.deadlines
+    ]
+    table = Table(rows, colWidths=[PAGE_WIDTH * w for w in (0.34, 0.18, 0.28, 0.2)], repeatRows=1)
+    table.setStyle(_ruled(header=True))
+    return [*parts, table]
+
+
 def _tension(report: AfterActionReport, styles) -> list:
     drawing = tension_drawing(report.tension, report.opened_at, report.tension_until)
     return [_figure("Community tension over time", drawing, TENSION_CAPTION, styles)]
@@ -325,6 +344,7 @@ SECTIONS: tuple[Callable[[AfterActionReport, dict], list], ...] = (
     _headline,
     _agency_table,
     _acknowledgement_charts,
+    _deadlines,
     _tension,
     _review,
     _chronology,

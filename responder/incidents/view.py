@@ -9,6 +9,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from responder.clock import as_utc, now_utc
+from responder.deadlines import missed_deadline_counts
 from responder.extensions import db
 from responder.models import (
     LOCAL_AUTHORITIES,
@@ -246,6 +247,7 @@ class DashboardRow:
     overdue: int
     next_action_at: datetime | None
     failed_messages: int
+    missed_deadlines: int = 0
 
 
 def dashboard(
@@ -254,8 +256,8 @@ def dashboard(
     """Open incidents among ``visible`` (live, then exercises), newest first.
 
     A fixed number of statements however many incidents there are: the
-    incidents with their activations, the next timed action of each, and the
-    failed messages of each.
+    incidents with their activations, the next timed action of each, the
+    failed messages of each and the missed deadlines of each.
     """
     query = visible.options(selectinload(Incident.activations)).order_by(
         Incident.opened_at.desc(), Incident.id.desc()
@@ -275,13 +277,20 @@ def dashboard(
         ids,
     )
     failed = failed_message_counts(ids)
+    missed = missed_deadline_counts(ids)
     live, exercises = [], []
     now = now_utc()
     for incident in incidents:
         covered, expected = coverage(incident)
         overdue = sum(1 for a in incident.activations if is_overdue(a, now))
         row = DashboardRow(
-            incident, covered, expected, overdue, next_due.get(incident.id), failed.get(incident.id, 0)
+            incident,
+            covered,
+            expected,
+            overdue,
+            next_due.get(incident.id),
+            failed.get(incident.id, 0),
+            missed.get(incident.id, 0),
         )
         (exercises if incident.exercise else live).append(row)
     return live, exercises

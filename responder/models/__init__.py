@@ -5,6 +5,7 @@ from responder.models.audit import AuditEvent
 from responder.models.callouts import CalloutRecipient, CalloutTest, ConfirmedBy
 from responder.models.check_ins import CheckIn
 from responder.models.contacts import Contact
+from responder.models.deadlines import Deadline
 from responder.models.incidents import (
     LOCAL_AUTHORITIES,
     Activation,
@@ -30,6 +31,7 @@ from responder.models.messages import (
 )
 from responder.models.responses import AgencyResponse, ResponseChannel, ResponseKind
 from responder.models.reviews import RagStatus, ReviewAction, ReviewNote, ReviewNoteKind
+from responder.models.rotas import Rota, RotaShift, ShiftKind, ShiftOrigin
 from responder.models.scheduler_lease import SchedulerLease
 from responder.models.sharing import SharingRecord
 from responder.models.sign_in import (
@@ -64,6 +66,7 @@ __all__ = [
     "CheckIn",
     "ConfirmedBy",
     "Contact",
+    "Deadline",
     "EventGroup",
     "EventKind",
     "Incident",
@@ -86,9 +89,13 @@ __all__ = [
     "ReviewNote",
     "ReviewNoteKind",
     "Role",
+    "Rota",
+    "RotaShift",
     "SchedulerLease",
     "SessionEnd",
     "SharingRecord",
+    "ShiftKind",
+    "ShiftOrigin",
     "SignInMethod",
     "SignInThrottle",
     "StaffSession",

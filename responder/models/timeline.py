@@ -60,6 +60,8 @@ class EventKind(enum.StrEnum):
     ALERT_RESENT = ("alert_resent", "Alert re-sent", EventGroup.ALERTS)
     ESCALATED = ("escalated", "Escalated", EventGroup.ESCALATIONS)
     NOT_REACHED = ("not_reached", "Not reached", EventGroup.ESCALATIONS)
+    # A rung whose rota had nobody on duty and whose role has no fixed contact: passed over.
+    ROTA_GAP = ("rota_gap", "Nobody on duty", EventGroup.ESCALATIONS)
     ACTIONS_CANCELLED = ("actions_cancelled", "Scheduled actions cancelled", EventGroup.ESCALATIONS)
     TIMED_ACTION_FAILED = ("timed_action_failed", "Scheduled action failed", EventGroup.ESCALATIONS)
     ACKNOWLEDGED = ("acknowledged", "Acknowledged", EventGroup.ACKNOWLEDGEMENTS)
@@ -72,6 +74,7 @@ class EventKind(enum.StrEnum):
     OFFER_UPDATED = ("offer_updated", "Support offer", EventGroup.CHECK_INS)
     DEADLINE_REMINDER = ("deadline_reminder", "Deadline reminder", EventGroup.CHECK_INS)
     DEADLINE_DUE = ("deadline_due", "Deadline", EventGroup.CHECK_INS)
+    DEADLINE_DONE = ("deadline_done", "Deadline done", EventGroup.CHECK_INS)
     STATUS_CHANGED = ("status_changed", "Status", EventGroup.UPDATES)
     UPDATE_POSTED = ("update_posted", "Update", EventGroup.UPDATES)
     MEETING_RECORDED = ("meeting_recorded", "Meeting", EventGroup.UPDATES)

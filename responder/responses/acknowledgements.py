@@ -29,7 +29,7 @@ from responder.models import (
     ResponseKind,
 )
 from responder.notify.outbox import queue_response_notice
-from responder.responses.escalation import LEVEL_NAMES, Rung, alert_next_level, ladder
+from responder.responses.escalation import LEVEL_NAMES, Rung, alert_next_level, rung_of
 from responder.responses.phone_calls import cancel_pending_calls
 from responder.timeline import Actor
 
@@ -222,13 +222,14 @@ def _earlier_response(activation: Activation, contact: Contact, kind: ResponseKi
 
 
 def _rung(activation: Activation, contact: Contact) -> Rung | None:
-    """The rung of the ladder the contact answered as, if they hold one."""
-    return next((rung for rung in ladder(activation) if rung.role == contact.key), None)
+    """The rung of the ladder the contact answered as (a rota holder: the rung they were alerted on)."""
+    return rung_of(activation, contact)
 
 
 def _holds_the_alert(activation: Activation, contact: Contact) -> bool:
     """True when the alert currently rests with this contact's rung."""
-    return ladder(activation)[activation.escalation_level].role == contact.key
+    rung = rung_of(activation, contact)
+    return rung is not None and rung.level == activation.escalation_level
 
 
 def _stop_escalation(activation: Activation) -> None:

@@ -157,17 +157,19 @@ class SchedulerRuntime:
         heartbeat.start()
         self._wanted = queue.SimpleQueue()
         self._jobstore = build_job_store(self.app)
-        self.scheduler = build_scheduler(self.app, self._jobstore)
+        scheduler = build_scheduler(self.app, self._jobstore)
         _leading = self
         try:
-            self.scheduler.start()
-            self._add_housekeeping(self.scheduler)
+            scheduler.start()
+            self._add_housekeeping(scheduler)
+            # Shown to the rest of the process once its housekeeping jobs are on it.
+            self.scheduler = scheduler
             self._add_wanted_jobs_until_stopped()
         finally:
             # Running jobs finish (they only queue requests now); queued requests are
             # dropped: their rows are still pending, so the next leader's sweep has them.
-            if self.scheduler.running:
-                self.scheduler.shutdown(wait=True)
+            if scheduler.running:
+                scheduler.shutdown(wait=True)
             # APScheduler's loop looks for due jobs once more after the store has
             # closed its engine; close what that reopened.
             self._jobstore.engine.dispose()
@@ -269,6 +271,17 @@ class SchedulerRuntime:
             minute=int(minute or 0),
             timezone=self.app.config["TIMEZONE"],
             id="retention-purge",
+            jobstore="memory",
+            replace_existing=True,
+        )
+        hour, _, minute = self.app.config["ROTA_EXTEND_TIME"].partition(":")
+        scheduler.add_job(
+            jobs.extend_rotas_job,
+            "cron",
+            hour=int(hour),
+            minute=int(minute or 0),
+            timezone=self.app.config["TIMEZONE"],
+            id="rota-extend",
             jobstore="memory",
             replace_existing=True,
         )

@@ -105,6 +105,20 @@ def _late(data: dict) -> str:
     return f" (this ran {_duration_words(seconds)} late: the scheduler was not running when it was due)"
 
 
+def _on_duty(data: dict, naming: Naming) -> str:
+    """How a role was filled when its message was created (responder.rotas), when it has a rota."""
+    duty = data.get("duty")
+    if not duty:
+        return ""
+    rota = f"the rota for {naming.role_labels.get(data['rota']) or data['rota']}"
+    if duty == "fallback":
+        return f"; nobody was on duty on {rota}, so its fixed contact was alerted"
+    if duty == "override":
+        return f"; on duty by an override on {rota}"
+    count = data.get("on_duty") or 1
+    return f"; on duty through {rota}" + (f", one of {count} on duty, all alerted" if count > 1 else "")
+
+
 def _step(data: dict) -> str:
     return parse_duration(data["step"]).describe()
 
@@ -171,17 +185,27 @@ def _tension_changed(event, data, naming):
 
 
 def _deadline(event, data, naming, *, reminder: bool):
-    told = (
-        f"{naming.person(event.contact_id, data.get('role'))} told by SMS and email"
-        if event.contact_id is not None
-        else f"nobody told: no active contact for role {data.get('role')}"
-    )
+    if event.contact_id is not None:
+        told = f"{naming.person(event.contact_id, data.get('role'))} told by SMS and email{_on_duty(data, naming)}"
+    elif data.get("duty") == "gap":
+        told = f"nobody told: nobody was on duty on the rota for {data.get('role')}"
+    else:
+        told = f"nobody told: no active contact for role {data.get('role')}"
     if reminder:
         before = parse_duration(data["before"]).describe()
         return (
             f"Reminder ({before} before): {data['name']}, due {_time(data.get('due'))}; {told}{_late(data)}"
         )
     return f"Deadline reached: {data['name']}; {told}{_late(data)}"
+
+
+def _deadline_done(event, data, naming):
+    late = data.get("late_seconds") or 0
+    when = f"{_duration_words(late)} after it was due" if late > 0 else "on time"
+    note = naming.own_words(event.text)
+    return f"Deadline done {when}: {data['name']} (due {_time(data.get('due'))})" + (
+        f"; note: {note}" if note else ""
+    )
 
 
 def _meeting(event, data, naming):
@@ -218,6 +242,7 @@ _SENTENCES: dict[EventKind, Callable[[TimelineEvent, dict[str, Any], Naming], st
     EventKind.ALERT_QUEUED: lambda e, d, n: (
         f"{n.agency(e.agency_key)} activated; alert queued to {n.person(e.contact_id, d.get('role'))} "
         + ("by SMS, email and a phone call" if d.get("called") else "by SMS and email")
+        + _on_duty(d, n)
     ),
     EventKind.CONTACT_MISSING: lambda e, d, n: (
         f"{n.agency(e.agency_key)} not alerted: no active contact for role {d['role']} in the directory"
@@ -245,11 +270,16 @@ _SENTENCES: dict[EventKind, Callable[[TimelineEvent, dict[str, Any], Naming], st
         else f"{_plural(d['count'], 'message')} not yet sent cancelled because {d['because']}"
     ),
     EventKind.ALERT_RESENT: lambda e, d, n: (
-        f"{n.agency(e.agency_key)}: alert re-sent to the {d['rung']}{_named(n, e.contact_id)}"
+        f"{n.agency(e.agency_key)}: alert re-sent to the {d['rung']}{_named(n, e.contact_id)}{_on_duty(d, n)}"
     ),
     EventKind.ESCALATED: lambda e, d, n: (
         f"{n.agency(e.agency_key)}: alerted the {d['rung']}{_named(n, e.contact_id)}"
         f"{' by text and a phone call' if d.get('called') else ''} because {d['because']}"
+        f"{_on_duty(d, n)}"
+    ),
+    EventKind.ROTA_GAP: lambda e, d, n: (
+        f"{n.agency(e.agency_key)}: nobody was on duty on the rota for the {d['rung']} "
+        f"({n.role_labels.get(d['role']) or d['role']}) and it has no fixed contact, so the alert moved on"
     ),
     EventKind.NOT_REACHED: lambda e, d, n: f"{n.agency(e.agency_key)}: nobody left to alert ({d['because']})",
     EventKind.ACTIONS_CANCELLED: lambda e, d, n: (
@@ -288,6 +318,7 @@ _SENTENCES: dict[EventKind, Callable[[TimelineEvent, dict[str, Any], Naming], st
     ),
     EventKind.DEADLINE_REMINDER: lambda e, d, n: _deadline(e, d, n, reminder=True),
     EventKind.DEADLINE_DUE: lambda e, d, n: _deadline(e, d, n, reminder=False),
+    EventKind.DEADLINE_DONE: _deadline_done,
     EventKind.STATUS_CHANGED: lambda e, d, n: (
         f"Status changed from {STATUS_WORDS[d['from']]} to {STATUS_WORDS[d['to']]}: "
         + (f"{n.agency(e.agency_key)} is covering" if d.get("covering") else _said(n, e.text))

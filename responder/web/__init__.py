@@ -11,6 +11,7 @@ def register(app: Flask) -> None:
         account,
         acks,
         admin,
+        admin_rotas,
         admin_users,
         api,
         auth,
@@ -22,6 +23,7 @@ def register(app: Flask) -> None:
         incidents,
         input_guard,
         notify_callbacks,
+        readiness,
         security,
         single_sign_on,
         sms_inbound,
@@ -30,6 +32,7 @@ def register(app: Flask) -> None:
         webhooks,
     )
     from responder.web.check_ins import bp as check_ins_bp
+    from responder.web.deadlines import bp as deadlines_bp
     from responder.web.exports import bp as exports_bp
     from responder.web.insights import bp as insights_bp
     from responder.web.metrics import bp as metrics_bp
@@ -46,6 +49,9 @@ def register(app: Flask) -> None:
     app.register_blueprint(incident_actions.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(callouts.bp)
+    app.register_blueprint(admin_rotas.bp)
+    app.register_blueprint(readiness.bp)
+    app.register_blueprint(deadlines_bp)
     app.register_blueprint(check_ins_bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(acks.bp)

@@ -15,6 +15,7 @@ from responder.extensions import db
 from responder.models import Contact, Role
 from responder.playbooks import roles_without_contacts
 from responder.playbooks.registry import current_playbooks
+from responder.rotas.coverage import roles_with_rotas
 from responder.web.access import role_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -62,7 +63,8 @@ def contacts():
                 Contact.phone.ilike(like),
             )
         )
-    gaps = roles_without_contacts(current_playbooks(), active_role_keys())
+    # A role filled by a rota needs no fixed contact (its gaps are on /admin/rotas).
+    gaps = roles_without_contacts(current_playbooks(), active_role_keys() | roles_with_rotas())
     return render_template(
         "admin/contacts.html",
         contacts=db.session.scalars(query).all(),

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from responder.check_ins.service import overdue_check_ins
 from responder.clock import local_zone, now_utc
+from responder.deadlines import deadline_statuses
 from responder.extensions import db
 from responder.governance.audit import record_access
 from responder.incidents import view as incident_view
@@ -16,6 +17,7 @@ from responder.incidents.opening import SubmissionConflict, open_incident
 from responder.models import LOCAL_AUTHORITIES, Incident, IncidentStatus, Role
 from responder.models.check_ins import CheckIn
 from responder.playbooks.registry import current_playbooks
+from responder.rotas.coverage import escalation_gaps
 from responder.scheduling import upcoming_actions
 from responder.scheduling.schedule import describe
 from responder.timeline.naming import naming_for
@@ -57,6 +59,7 @@ def dashboard():
         status=status,
         local_authorities=LOCAL_AUTHORITIES,
         statuses=list(IncidentStatus),
+        rota_gaps=escalation_gaps(hours=72),
     )
 
 
@@ -123,6 +126,7 @@ def show(reference: str):
         missed_check_ins=_missed_check_ins(incident),
         overdue_check_ins=overdue_check_ins(incident),
         failed_messages=incident_view.failed_message_counts([incident.id]).get(incident.id, 0),
+        deadlines=deadline_statuses(incident),
         now=now_utc(),
     )
 
