@@ -325,7 +325,10 @@ def test_an_escalation_at_a_shift_boundary_goes_to_the_new_holder(duty_rota, mak
 
     escalated = events(EventKind.ESCALATED, activation)[-1]
     assert escalated.data["duty"] == "rota" and escalated.data["rota"] == ROLE
-    assert "alerted the duty manager, Eleanor Mistry, because nobody acknowledged" in said(escalated)
+    assert (
+        "alerted the duty manager, Eleanor Mistry, by text and a phone call because nobody acknowledged"
+        in said(escalated)
+    )
     assert said(escalated).endswith("on duty through the rota for Duty manager, Birmingham")
     share = db.session.scalars(
         select(SharingRecord)
