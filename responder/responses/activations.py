@@ -230,7 +230,7 @@ def _activate(
         return activation
     for contact in lead_duty.contacts:
         queue_alert(incident, activation, contact, shared_by=actor, purpose=with_duty(why, lead_duty))
-        called = call_rung(activation, "lead", contact, shared_by=actor)
+        called = call_rung(activation, "lead", contact, shared_by=actor, duty_note=lead_duty.sharing_note())
         timeline.record(
             incident,
             EventKind.ALERT_QUEUED,

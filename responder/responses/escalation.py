@@ -84,7 +84,7 @@ def alert_next_level(activation: Activation, reason: str, actor: Actor = SYSTEM)
     purpose = f"escalated to the {rung.name} because {reason}"
     for contact in duty.contacts:
         queue_alert(incident, activation, contact, purpose=with_duty(purpose, duty))
-        called = call_rung(activation, rung.key, contact, shared_by=actor)
+        called = call_rung(activation, rung.key, contact, shared_by=actor, duty_note=duty.sharing_note())
         timeline.record(
             incident,
             EventKind.ESCALATED,

@@ -53,9 +53,12 @@ def calls_rung(activation: Activation, rung: str) -> bool:
 
 
 def call_rung(
-    activation: Activation, rung: str, contact: Contact, *, shared_by: Actor = SYSTEM
+    activation: Activation, rung: str, contact: Contact, *, shared_by: Actor = SYSTEM, duty_note: str = ""
 ) -> Message | None:
-    """Queue a call to ``contact`` if the playbook phones this rung and a voice provider is set up."""
+    """Queue a call to ``contact`` if the playbook phones this rung and a voice provider is set up.
+
+    ``duty_note`` says how they came to hold the rung (a rota), for the sharing record.
+    """
     if not calls_rung(activation, rung) or voice_backend(current_app.config) == "off":
         return None
     sharing.record_message_share(
@@ -63,7 +66,8 @@ def call_rung(
         contact,
         sharing.PHONE_CALL,
         shared_by=shared_by,
-        purpose=f"the {rung.replace('_', ' ')} is phoned as well as texted",
+        purpose=f"the {rung.replace('_', ' ')} is phoned as well as texted"
+        + (f"; {duty_note}" if duty_note else ""),
         channel=sharing.PHONE,
     )
     incident = activation.incident
