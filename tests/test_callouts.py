@@ -364,3 +364,45 @@ def test_the_command_line_starts_and_reports(directory, runner):
     assert report.exit_code == 0 and "Waiting for an answer" in report.output
     assert runner.invoke(args=["callout", "test", "atlantis"]).exit_code == 1
     assert runner.invoke(args=["callout", "report", "dudley"]).exit_code == 1
+
+
+def test_rota_holders_on_duty_in_the_next_seven_days_are_tested_too(directory):
+    from responder.rotas.importing import import_csv
+
+    # Birmingham's duty manager role: two rota holders this week, one the week after.
+    import_csv(
+        "role,contact,start,end\n"
+        "bham-vru-duty,bham-duty-manager-1,2026-11-25T08:00,2026-11-25T20:00\n"
+        "bham-vru-duty,bham-duty-manager-2,2026-11-27T20:00,2026-11-28T08:00\n"
+        "bham-vru-duty,cov-duty-manager-1,2026-12-05T08:00,2026-12-05T20:00\n",
+        "rota.csv",
+    )
+    db.session.commit()
+    test = start()
+    texted = {r.contact.key for r in test.recipients}
+    assert {"bham-vru-duty", "bham-duty-manager-1", "bham-duty-manager-2"} <= texted
+    assert "cov-duty-manager-1" not in texted  # on duty only after the test's seven days
+    holder = recipient(test, "bham-duty-manager-2")
+    assert [held["role"] for held in holder.roles] == ["bham-vru-duty"]
+
+
+def test_readiness_lists_who_did_not_confirm_the_last_call_out_test_until_they_do(
+    directory, client, make_user, login
+):
+    from responder.readiness import callout_problems
+
+    test = start()
+    with freeze_time(STARTED + timedelta(hours=25)):
+        problems = callout_problems("birmingham")
+        youth = [p for p in problems if "Lead, Birmingham Youth Service" in p.message]
+        assert youth and youth[0].kind == "callout" and youth[0].fix_url == f"/admin/callouts/{test.id}"
+        assert "never confirmed their number in the last call-out test" in youth[0].message
+        login(make_user("manager"))
+        assert "Lead, Birmingham Youth Service" in client.get("/readiness").get_data(as_text=True)
+    second = start("birmingham", at=STARTED + timedelta(hours=26))
+    with freeze_time(STARTED + timedelta(hours=26, minutes=5)):
+        client.post(link_of(recipient(second, "bham-youth-lead").message))
+    with freeze_time(STARTED + timedelta(hours=26, minutes=10)):
+        assert not [
+            p for p in callout_problems("birmingham") if "Lead, Birmingham Youth Service" in p.message
+        ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -29,6 +29,10 @@ class NamedRole:
     file: str
     line: int
     path: str
+
+
+# Rota holders on duty within this long from the test are tested too.
+ROTA_AHEAD = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -65,16 +69,26 @@ def roles_named_in(playbooks: PlaybookSet, local_authority: str) -> list[NamedRo
 def holders_to_test(playbooks: PlaybookSet, local_authority: str, now: datetime) -> list[RoleHolder]:
     """The people a call-out test of this playbook sends a test message to, role by role.
 
-    Today a role is held by the active contact whose key is the role key.
-    **Rota holders join here:** when roles can be filled by rotas
-    (responder.rotas), add a ``RoleHolder(role, contact, source="rota")`` for
-    everyone on duty for each role between ``now`` and ``now`` + 7 days.
-    Nothing else in the call-out test needs to change: recipients are grouped
-    by contact, so a person holding several roles gets one message.
+    A role is held by the active contact whose key is the role key, and by
+    everyone on duty on its rota between ``now`` and ``now`` + 7 days
+    (responder.rotas). Recipients are grouped by contact, so a person holding
+    several roles, or on several shifts, gets one message.
     """
+    from responder.rotas.coverage import rota_stretches
+
     roles = roles_named_in(playbooks, local_authority)
     contacts = _active_contacts(role.role for role in roles)
-    return [RoleHolder(role, contacts[role.role]) for role in roles if role.role in contacts]
+    holders = [RoleHolder(role, contacts[role.role]) for role in roles if role.role in contacts]
+    by_key = {role.role: role for role in roles}
+    seen = {(holder.role.role, holder.contact.id) for holder in holders}
+    stretches = rota_stretches(now, now + ROTA_AHEAD, by_key)
+    for role_key, role_stretches in stretches.items():
+        for stretch in role_stretches:
+            for contact in stretch.contacts:
+                if (role_key, contact.id) not in seen:
+                    seen.add((role_key, contact.id))
+                    holders.append(RoleHolder(by_key[role_key], contact, source="rota"))
+    return holders
 
 
 def _agency_roles(name, source: Playbook | Region, key: str, agency: Agency) -> None:

@@ -102,15 +102,28 @@ def readiness(local_authority: str | None = None) -> list[Readiness]:
 
 
 def callout_problems(local_authority: str) -> list[Problem]:
-    """Call-out test results for ``local_authority``: where the call-out tests plug in.
+    """The last call-out test of ``local_authority``: one problem per person who failed it or never
+    confirmed, and has not confirmed since (responder.callouts), fixed from the test's report."""
+    from responder.callouts.results import contacts_not_confirmed, latest_tests
 
-    The call-out tests (``flask --app wsgi callout test LOCAL_AUTHORITY``) are
-    built separately; they return here one ``Problem(local_authority,
-    ProblemKind.CALLOUT, ...)`` per contact that failed the last test or has
-    not confirmed since, with ``fix_url`` pointing at the test's report. Until
-    then there are no call-out results, so no problems.
-    """
-    return []
+    unconfirmed = contacts_not_confirmed(local_authority).get(local_authority, [])
+    if not unconfirmed:
+        return []
+    test = latest_tests(local_authority)[local_authority]
+    report = f"/admin/callouts/{test.id}"
+    problems = []
+    for person in unconfirmed:
+        roles = ", ".join(person.role_labels) or ", ".join(person.roles)
+        what = f"the number failed ({person.reason})" if person.reason else "never confirmed their number"
+        problems.append(
+            Problem(
+                local_authority,
+                ProblemKind.CALLOUT,
+                f"{person.name} ({roles}): {what} in the last call-out test",
+                fix_url=report,
+            )
+        )
+    return problems
 
 
 def _playbooks() -> tuple[PlaybookSet | None, list[Problem]]:
