@@ -29,11 +29,11 @@ run: deps assets
 test: dev-deps assets
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest --durations=10
+	$(BIN)/pytest -n auto --durations=10
 
 # The same suite against PostgreSQL (CI runs this after `make test`).
 test-pg: dev-deps assets
-	TEST_DATABASE_URL=$(TEST_DATABASE_URL_PG) $(BIN)/pytest --durations=10
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL_PG) $(BIN)/pytest -n auto --durations=10
 
 # Fault drills (CI runs this after the PostgreSQL leg): processes killed, PostgreSQL stopped and
 # frozen (a throwaway cluster of their own, never the shared server), Twilio down; every text once.
@@ -67,7 +67,7 @@ format: dev-deps
 	$(BIN)/ruff check --fix .
 
 bench: dev-deps
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python benchmarks/all.py
 
 # After editing requirements*.txt: re-resolve and hash every package, keeping every pin it can.
 # `make lock UPGRADE=1` takes the newest version of everything instead.

@@ -83,6 +83,11 @@ class Config:
         self.TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
         self.TWILIO_FROM = _env("TWILIO_FROM")
         self.TWILIO_API_BASE_URL = _env("TWILIO_API_BASE_URL")
+        # Phone calls for the rungs a playbook's alert step names in ``call`` (outbox, twilio
+        # or off); unset, they follow SMS_BACKEND (responder.notify.backends.voice_backend).
+        # Calls come from TWILIO_VOICE_FROM, else TWILIO_FROM when it is a number.
+        self.VOICE_BACKEND = _env("VOICE_BACKEND")
+        self.TWILIO_VOICE_FROM = _env("TWILIO_VOICE_FROM")
         # GOV.UK Notify (SMS_BACKEND=notify and/or EMAIL_BACKEND=notify): the API key, one generic
         # template per channel, the bearer token Notify sends with its callbacks, and (tests only)
         # another address for its API.
@@ -174,6 +179,10 @@ class Config:
         self.RETENTION_MONTHS = _env_int("RETENTION_MONTHS", 24)
         self.EXERCISE_RETENTION_DAYS = _env_int("EXERCISE_RETENTION_DAYS", 30)
         self.RETENTION_PURGE_TIME = _env("RETENTION_PURGE_TIME", "03:30")  # local time, daily
+        # Rotas (responder.rotas): how far ahead a calendar's recurring shifts are expanded,
+        # and when (local time, nightly) they are expanded again to keep that far ahead.
+        self.ROTA_WINDOW_DAYS = _env_int("ROTA_WINDOW_DAYS", 60)
+        self.ROTA_EXTEND_TIME = _env("ROTA_EXTEND_TIME", "02:15")
         # Operations (responder.structured_logs, responder.web.metrics, /healthz):
         # JSON log lines (or "text"); a bearer token for /metrics (without one, only
         # loopback may read it); when /healthz reports degraded.

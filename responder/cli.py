@@ -24,6 +24,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(retention_cli)
     app.cli.add_command(backup_command)
     app.cli.add_command(providers_cli)
+    app.cli.add_command(callout_cli)
+    app.cli.add_command(rota_cli)
+    app.cli.add_command(readiness_cli)
 
 
 # --- playbooks ---------------------------------------------------------------
@@ -33,10 +36,14 @@ playbooks_cli = click.Group("playbooks", help="Check playbooks and preview what 
 
 @playbooks_cli.command("check")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
-def playbooks_check(directory: str | None) -> None:
+@click.option(
+    "--strict", is_flag=True, help="Also fail on contacts who did not confirm their last call-out test."
+)
+def playbooks_check(directory: str | None, strict: bool) -> None:
     """Validate playbooks; print FILE:LINE: field.path: message per problem (exit 1)."""
     from responder.directory.contacts import active_role_keys
     from responder.playbooks import PlaybookError, load_playbooks, roles_without_contacts
+    from responder.rotas.coverage import roles_with_rotas
 
     directory = directory or current_app.config["PLAYBOOKS_DIR"]
     try:
@@ -48,9 +55,11 @@ def playbooks_check(directory: str | None) -> None:
         sys.exit(1)
     try:
         keys = active_role_keys()
+        gaps = _rota_gaps(days=14)
+        keys |= roles_with_rotas()
     except SQLAlchemyError:
         discard_changes()
-        keys = None
+        keys, gaps = None, []
     problems = []
     if not keys:
         click.echo(
@@ -58,14 +67,22 @@ def playbooks_check(directory: str | None) -> None:
         )
     else:
         problems = roles_without_contacts(playbooks, keys)
+        if strict:
+            from responder.callouts.results import unconfirmed_roles
+
+            problems += unconfirmed_roles(playbooks)
         for problem in problems:
             click.echo(str(problem))
+    # Gaps are warnings here (`rota check` fails on them): a gap falls back to the fixed contact or the next rung.
+    for gap in gaps:
+        click.echo(f"warning: {gap.line()}", err=True)
     if problems:
         click.echo(f"{len(problems)} problem(s) found.", err=True)
         sys.exit(1)
     click.echo(
         f"ok: {len(playbooks.playbooks)} local authority playbooks and regional.yaml are valid"
-        + ("" if not keys else "; every role has an active contact")
+        + ("" if not keys else "; every role has an active contact or a rota")
+        + ("; every contact confirmed their last call-out test" if strict and keys else "")
     )
 
 
@@ -118,6 +135,118 @@ def _describe_step(step) -> str:
         return "check-in with every covering agency"
     remind = f"; reminder {step.remind_before.describe()} before" if step.remind_before else ""
     return f"deadline: {step.name} (tell {step.notify}{remind})"
+
+
+# --- rotas -------------------------------------------------------------------
+
+rota_cli = click.Group("rota", help="Rotas: who is on duty in a role, imported from calendars and CSV.")
+CALENDAR_SUFFIXES = (".ics", ".ical", ".icalendar")
+
+
+@rota_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--role", default=None, metavar="KEY", help="The role an .ics file fills (a CSV names its roles)."
+)
+def rota_import(file: Path, role: str | None) -> None:
+    """Import FILE.ics --role KEY, or FILE.csv (role,contact,start,end). Good rows are kept.
+
+    Bad rows are printed as FILE:LINE: field: message (exit 1); a fatal error
+    imports nothing from the file.
+    """
+    from responder.rotas.importing import RotaImportError, import_calendar, import_csv
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file}:1: file: not UTF-8 text; nothing imported") from None
+    calendar = file.suffix.lower() in CALENDAR_SUFFIXES
+    if calendar and not role:
+        raise click.UsageError("an .ics file fills one role: give it with --role KEY")
+    if not calendar and file.suffix.lower() != ".csv":
+        raise click.UsageError(f"{file}: expected an .ics or a .csv file")
+    if not calendar and role:
+        raise click.UsageError("a CSV names the role of each row in its role column: leave out --role")
+    try:
+        with unit_of_work():
+            result = import_calendar(text, str(file), role) if calendar else import_csv(text, str(file))
+    except RotaImportError as error:
+        for problem in error.problems:
+            click.echo(problem)
+        click.echo("nothing imported", err=True)
+        sys.exit(1)
+    for problem in result.problems:
+        click.echo(problem)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    imported = ", ".join(f"{key}: {count} shift(s)" for key, count in result.shifts.items()) or "no shifts"
+    click.echo(f"{imported}; {result.replaced} replaced; {len(result.problems)} rejected")
+    if result.problems:
+        sys.exit(1)
+
+
+@rota_cli.command("check")
+@click.option("--days", type=click.IntRange(1, 366), default=14, show_default=True, help="How far ahead.")
+def rota_check(days: int) -> None:
+    """Print every gap in a rota (ROLE: from - to: nobody on duty); exit 1 if there is one."""
+    from responder.rotas.coverage import roles_with_rotas
+
+    gaps = _rota_gaps(days)
+    for gap in gaps:
+        click.echo(gap.line())
+    if gaps:
+        click.echo(f"{len(gaps)} gap(s) in the next {days} days", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {len(roles_with_rotas())} rota(s), someone on duty throughout the next {days} days")
+
+
+@rota_cli.command("extend")
+@committed
+def rota_extend() -> None:
+    """Expand every calendar rota's recurring shifts ROTA_WINDOW_DAYS ahead (the scheduler does this nightly)."""
+    from responder.rotas.importing import extend_calendar_rotas
+
+    for line in extend_calendar_rotas():
+        click.echo(line)
+
+
+def _rota_gaps(days: int):
+    from datetime import timedelta
+
+    from responder.clock import now_utc
+    from responder.rotas.coverage import find_gaps
+
+    now = now_utc()
+    return find_gaps(now, now + timedelta(days=days))
+
+
+# --- readiness ---------------------------------------------------------------
+
+readiness_cli = click.Group("readiness", help="Each local authority's readiness before anything happens.")
+
+
+@readiness_cli.command("check")
+@click.argument("local_authority", required=False)
+def readiness_check(local_authority: str | None) -> None:
+    """Playbook, contacts, rota gaps (14 days), deadline owners, call-out results; exit 1 on a problem."""
+    from responder.models import LOCAL_AUTHORITIES
+    from responder.readiness import readiness
+
+    if local_authority is not None and local_authority not in LOCAL_AUTHORITIES:
+        raise click.BadParameter(
+            f"no local authority {local_authority!r}; choose from {', '.join(sorted(LOCAL_AUTHORITIES))}",
+            param_hint="LOCAL_AUTHORITY",
+        )
+    results = readiness(local_authority)
+    for result in results:
+        if result.ready:
+            click.echo(f"{result.local_authority}: ready")
+        for problem in result.problems:
+            click.echo(problem.line())
+    problems = sum(len(result.problems) for result in results)
+    if problems:
+        click.echo(f"{problems} problem(s) found.", err=True)
+        sys.exit(1)
 
 
 # --- users -------------------------------------------------------------------
@@ -213,8 +342,8 @@ demo_cli = click.Group("demo", help="Demonstration data (development only).")
 @demo_cli.command("seed")
 @committed
 def demo_seed() -> None:
-    """Load the demo contact directory and demo users. Safe to run again."""
-    from responder.demo import DEMO_USERS, seed_demo
+    """Load the demo contact directory, demo users and rotas. Safe to run again."""
+    from responder.demo import DEMO_USERS, seed_demo, seed_demo_rotas
 
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("demo seed is for development only")
@@ -224,6 +353,7 @@ def demo_seed() -> None:
     )
     for problem in result.problems:
         click.echo(problem)
+    click.echo("demo rotas: " + "; ".join(seed_demo_rotas()))
     click.echo(f"demo users created: {', '.join(created) if created else 'none (already there)'}")
     click.echo("\nSign in at " + public_url("/login") + " with:")
     for email, role, _name, password in DEMO_USERS:
@@ -265,6 +395,53 @@ def providers_check() -> None:
         click.echo(check.line())
     if not all(check.ok for check in checks):
         sys.exit(1)
+
+
+# --- call-out tests ------------------------------------------------------------
+
+callout_cli = click.Group("callout", help="Call-out tests: does every role holder's number reach them?")
+
+
+@callout_cli.command("test")
+@click.argument("local_authority")
+@committed
+def callout_test(local_authority: str) -> None:
+    """Text every role holder in LOCAL_AUTHORITY's playbook a test to confirm (24 hours to answer)."""
+    from responder.callouts import CalloutError, start_test
+
+    try:
+        test = start_test(local_authority)
+    except CalloutError as error:
+        raise click.ClickException(str(error)) from None
+    roles = sum(len(recipient.roles) for recipient in test.recipients)
+    click.echo(
+        f"call-out test {test.id} of {local_authority}: {len(test.recipients)} people texted "
+        f"for {roles} roles; {len(test.untested_roles)} roles have nobody to test"
+    )
+    for role in test.untested_roles:
+        click.echo(f"  nobody to test: {role['label']} ({role['role']})")
+    click.echo("results: " + public_url(f"/admin/callouts/{test.id}"))
+
+
+@callout_cli.command("report")
+@click.argument("local_authority")
+def callout_report(local_authority: str) -> None:
+    """Print the last call-out test of LOCAL_AUTHORITY, role by role."""
+    from responder.callouts import latest_tests, report
+    from responder.web.filters import duration
+
+    test = latest_tests(local_authority).get(local_authority)
+    if test is None:
+        raise click.ClickException(f"{local_authority} has had no call-out test")
+    result = report(test)
+    state = "final" if result.finished else "running"
+    click.echo(
+        f"call-out test {test.id} of {local_authority}, started {test.started_at:%Y-%m-%d %H:%M} UTC ({state})"
+    )
+    for row in result.rows:
+        detail = f" after {duration(row.took)}" if row.took is not None else ""
+        detail += f": {row.reason}" if row.reason else ""
+        click.echo(f"  {row.status.label:<30} {row.role:<28} {row.name}{detail}")
 
 
 # --- scheduler ---------------------------------------------------------------

@@ -59,6 +59,7 @@ def database_url(tmp_path_factory) -> str:
     """
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
+        url = worker_database(url)
         reset_postgres(url)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'responder-test.db'}"
@@ -67,6 +68,26 @@ def database_url(tmp_path_factory) -> str:
         db.create_all()
         db.engine.dispose()
     return url
+
+
+def worker_database(url: str) -> str:
+    """Under pytest-xdist, a database of each worker's own beside TEST_DATABASE_URL's (created once)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = sa.engine.make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            known = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+            if not known:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        pytest.exit(f"TEST_DATABASE_URL is set but PostgreSQL is unreachable: {error}", returncode=3)
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def reset_postgres(url: str) -> None:

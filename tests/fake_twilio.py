@@ -13,6 +13,18 @@ Tell it to be slow (``delay_ms``), to be down for the next N requests
 the connection without answering (``drop_after_create(n)``), or to refuse a
 number with Twilio's JSON error (``reject_number(to, 21211)``).
 
+Phone calls: ``POST .../Calls.json`` creates a call (``sid`` ``CA...``) the
+same way, under the same behaviours, recording its ``Url`` and
+``StatusCallback``. ``play_call(call, deliver, keys="1")`` then acts as
+Twilio and the person called: it answers (posting the ``Url`` with
+``AnsweredBy``), reads the TwiML, presses the keys into each ``<Gather>`` in
+turn (posting its ``action`` with ``Digits``), and reports how the call
+ended to the ``StatusCallback``; or the line is ``busy``, ``no-answer`` or
+``failed``, or a machine answers (``answered_by="machine_start"``). Every
+webhook is signed with ``auth_token`` as Twilio signs them; ``deliver(url,
+form, headers)`` carries each one (the Flask test client, or HTTP) and
+returns the answer's text.
+
 Used as the ``fake_twilio`` fixture (tests/conftest.py); a browser test can
 start one beside a real server process and pass ``base_url`` to it. It also
 runs on its own, as Twilio would, in another process:
@@ -34,12 +46,17 @@ import re
 import secrets
 import threading
 import time
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
+from twilio.request_validator import RequestValidator
+
 _ACCOUNT_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)\.json$")
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages\.json(?:\?(?P<query>.*))?$")
+_CREATE_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/(?P<what>Messages|Calls)\.json$")
 # The keys of a list page that are not its list (twilio.base.page.Page.META_KEYS).
 _PAGE_META = {
     "first_page_uri",
@@ -110,6 +127,24 @@ class CreatedMessage:
     resource: dict
 
 
+@dataclass(frozen=True)
+class CreatedCall:
+    """A call the fake placed: where Twilio would ask what to say, and report how it ended."""
+
+    sid: str
+    to: str
+    caller: str
+    url: str
+    status_callback: str
+    machine_detection: str
+    created_at: float  # time.time()
+    resource: dict
+
+
+# (url, form, headers) -> the text of the answer: how a webhook reaches the app under test.
+Deliver = Callable[[str, dict[str, str], dict[str, str]], str]
+
+
 class FakeTwilio:
     """Start with ``start()`` (or use as a context manager); ``base_url`` is where it listens."""
 
@@ -118,6 +153,9 @@ class FakeTwilio:
         self._behaviour = _Behaviour()
         self._requests: list[RecordedRequest] = []
         self._created: list[CreatedMessage] = []
+        self._calls: list[CreatedCall] = []
+        # Signs the webhooks play_call sends, as Twilio signs them with the account's auth token.
+        self.auth_token: str | None = None
         self._server = _Server((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
         # The account fetch (`providers check`) checks Basic auth against these, when they are set.
@@ -178,6 +216,7 @@ class FakeTwilio:
             self._behaviour = _Behaviour()
             self._requests.clear()
             self._created.clear()
+            self._calls.clear()
 
     # --- what happened -----------------------------------------------------------
 
@@ -188,8 +227,8 @@ class FakeTwilio:
 
     @property
     def accepted(self) -> list[RecordedRequest]:
-        """Requests answered with a created message."""
-        return [r for r in self.requests if r.accepted]
+        """Requests answered with a created message (texts only: calls are in ``calls``)."""
+        return [r for r in self.requests if r.accepted and r.path.endswith("/Messages.json")]
 
     def sent_to(self, number: str) -> list[RecordedRequest]:
         return [r for r in self.accepted if r.form.get("To") == number]
@@ -199,6 +238,64 @@ class FakeTwilio:
         """Every message created, answered or not: what phones received."""
         with self._lock:
             return list(self._created)
+
+    @property
+    def calls(self) -> list[CreatedCall]:
+        """Every call placed, answered or not."""
+        with self._lock:
+            return list(self._calls)
+
+    def calls_to(self, number: str) -> list[CreatedCall]:
+        return [call for call in self.calls if call.to == number]
+
+    def play_call(
+        self,
+        call: CreatedCall,
+        deliver: Deliver,
+        *,
+        keys: str = "",
+        answered_by: str = "human",
+        line: str = "answered",
+    ) -> list[str]:
+        """Be Twilio and the person called, for one call; returns the TwiML Responder answered with.
+
+        ``line`` is ``answered`` (then ``answered_by`` says who: ``human``, or
+        ``machine_start`` for voicemail), ``busy``, ``no-answer`` or ``failed``.
+        Each of ``keys`` is pressed into the next ``<Gather>`` the call reaches; a
+        ``<Gather>`` with no key left times out, as on a real call.
+        """
+        base = {
+            "CallSid": call.sid,
+            "AccountSid": call.resource["account_sid"],
+            "From": call.caller,
+            "To": call.to,
+            "Direction": "outbound-api",
+            "ApiVersion": "2010-04-01",
+        }
+        if line != "answered":
+            self._webhook(deliver, call.status_callback, {**base, "CallStatus": line, "CallDuration": "0"})
+            return []
+        answered = {**base, "CallStatus": "in-progress", "AnsweredBy": answered_by}
+        answers = [self._webhook(deliver, call.url, answered)]
+        pending = list(keys)
+        while pending:
+            twiml = ElementTree.fromstring(answers[-1])  # noqa: S314 - the app under test wrote it
+            gathers = [verb for verb in twiml if verb.tag == "Gather"]
+            if not gathers:
+                break
+            digits = pending.pop(0)
+            answers.append(
+                self._webhook(deliver, gathers[0].attrib["action"], {**answered, "Digits": digits})
+            )
+        ended = {**base, "CallStatus": "completed", "AnsweredBy": answered_by, "CallDuration": "25"}
+        self._webhook(deliver, call.status_callback, ended)
+        return answers
+
+    def _webhook(self, deliver: Deliver, url: str, form: dict[str, str]) -> str:
+        headers = {}
+        if self.auth_token:
+            headers["X-Twilio-Signature"] = RequestValidator(self.auth_token).compute_signature(url, form)
+        return deliver(url, form, headers)
 
     def duplicates(self) -> dict[tuple[str, str], int]:
         """(number, text) pairs created more than once, and how many times."""
@@ -241,7 +338,7 @@ class FakeTwilio:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length).decode("utf-8")
         form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
-        match = _MESSAGES_PATH.match(handler.path)
+        match = _CREATE_PATH.match(handler.path)
         with self._lock:
             behaviour = self._behaviour
             delay_ms = behaviour.delay_ms
@@ -264,7 +361,8 @@ class FakeTwilio:
             status, body = 400, {"code": rejected_code, "message": message, "status": 400}
         else:
             # Created now, as Twilio does, whenever (and whether) the answer arrives.
-            status, body = 201, self._create(match["account"], form)
+            create = self._create if match["what"] == "Messages" else self._create_call
+            status, body = 201, create(match["account"], form)
         if dropping:
             self._record(handler, match, form, received_at, 0)
             handler.close_connection = True
@@ -336,6 +434,33 @@ class FakeTwilio:
                     resource["sid"], form.get("To", ""), form.get("Body", ""), time.time(), resource
                 )
             )
+        return resource
+
+    def _create_call(self, account_sid: str, form: dict[str, str]) -> dict[str, object]:
+        sid = "CA" + secrets.token_hex(16)
+        resource = {
+            "sid": sid,
+            "account_sid": account_sid,
+            "to": form.get("To"),
+            "from": form.get("From"),
+            "status": "queued",
+            "direction": "outbound-api",
+            "api_version": "2010-04-01",
+            "date_created": time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()),
+            "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{sid}.json",
+        }
+        call = CreatedCall(
+            sid=sid,
+            to=form.get("To", ""),
+            caller=form.get("From", ""),
+            url=form.get("Url", ""),
+            status_callback=form.get("StatusCallback", ""),
+            machine_detection=form.get("MachineDetection", ""),
+            created_at=time.time(),
+            resource=resource,
+        )
+        with self._lock:
+            self._calls.append(call)
         return resource
 
     def _list(self, handler: BaseHTTPRequestHandler, match: re.Match) -> None:

@@ -31,6 +31,7 @@ from responder.models import (
 )
 from responder.responses import acknowledgements as acks
 from responder.responses.access_tokens import token_value
+from responder.rotas.importing import import_csv
 from responder.scheduling.firing import fire_due_actions
 
 from .conftest import PASSWORD, new_api_token
@@ -47,8 +48,9 @@ PAYLOADS = [
 RAW_MARKERS = ("<script>alert(", "<img src=x onerror")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Twilio and API clients cannot carry a CSRF token; a signature or a bearer token stands in for it.
-CSRF_EXEMPT = ("api.", "webhooks.", "sms_inbound.", "notify_callbacks.")
+CSRF_EXEMPT = ("api.", "webhooks.", "sms_inbound.", "voice_calls.", "notify_callbacks.")
 TOO_LARGE = 1024 * 1024 + 1
+ROTA_CSV = "role,contact,start,end\nbham-vru-duty,bham-vru-duty,2026-01-01T08:00,2026-01-01T20:00\n"
 
 
 # --- the world under test ----------------------------------------------------------------
@@ -93,6 +95,9 @@ def world(make_app, make_incident, make_user):
     )
     check_in = db.session.scalar(select(CheckIn).where(CheckIn.incident_id == incident.id))
     assert check_in is not None, "the check-in did not fire"
+    # A rota, so /admin/rotas has its override form to probe.
+    import_csv(ROTA_CSV, "rota.csv")
+    db.session.commit()
     admin = make_user("admin")
     # Errors become 500 pages, as in production, so one run lists every route that fails.
     app = make_app(WTF_CSRF_ENABLED=True, TWILIO_AUTH_TOKEN="probe-twilio-token", PROPAGATE_EXCEPTIONS=False)
@@ -106,6 +111,11 @@ def world(make_app, make_incident, make_user):
         "filename": "app.js",
         "user_id": str(incident.opened_by_id),
         "token_id": "1",
+        "key": "tension",
+        "test_id": "1",
+        "deadline_id": "1",
+        "role": "bham-vru-duty",
+        "shift_id": "1",
     }
     links = {"ack": token_value(ack_token), "check_in": token_value(check_in.access_token)}
     return World(client, app, incident, values, new_api_token(admin), links)
@@ -353,6 +363,8 @@ def pages_with_forms(world: World, links: dict[str, str]) -> list[str]:
         f"/incidents/{reference}/review",
         f"/admin/contacts/{world.values['contact_id']}",
         "/admin/contacts",
+        "/admin/rotas",
+        "/readiness",
         "/admin/users/new",
         f"/admin/users/{world.values['user_id']}",
         "/account",
@@ -395,6 +407,8 @@ def after_the_probes(world: World, links: dict[str, str]) -> None:
         "/",
         "/incidents",
         "/admin/contacts",
+        "/admin/rotas",
+        "/readiness",
         "/dev/outbox",
         f"/a/{links['ack']}",
         f"/c/{links['check_in']}",

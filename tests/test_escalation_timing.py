@@ -243,3 +243,19 @@ def test_an_action_that_keeps_failing_is_marked_failed_on_the_timeline(incident,
         select(TimelineEvent).where(TimelineEvent.kind == EventKind.TIMED_ACTION_FAILED)
     ).one()
     assert "needs doing by hand" in said(event)
+
+
+def test_after_an_outage_a_batch_fires_as_one_by_one_would(incident):
+    """The scheduler's batch (everything due with one action) supersedes and cancels the same way."""
+    from responder.scheduling.firing import fire_due_together
+
+    with freeze_time(OPENED + timedelta(hours=26)):
+        first = min(actions(incident, ActionKind.ESCALATION), key=lambda a: (a.due_at, a.id))
+        fired = fire_due_together(first.id, limit=1000)
+        db.session.expire_all()
+    assert len(fired) > 5
+    superseded = actions(incident, ActionKind.CHECK_IN, ActionState.CANCELLED)
+    check_ins = actions(incident, ActionKind.CHECK_IN, ActionState.FIRED)
+    assert [c.due_at - OPENED for c in superseded] == [timedelta(hours=4)]
+    assert [c.due_at - OPENED for c in check_ins] == [timedelta(hours=24)]
+    assert alerted_roles(youth_service(incident)) == ["bham-youth-lead", "bham-youth-deputy"]

@@ -59,7 +59,7 @@ def document(client, scripted, manager):
 
 
 def test_the_document_matches_its_versioned_schema(document):
-    assert document["schema_version"] == SCHEMA_VERSION == "2.0"
+    assert document["schema_version"] == SCHEMA_VERSION == "2.1"
     assert document["variant"] == "full"
     ExportDocumentSchema().load(document)  # raises on any missing, unknown or mistyped field
 

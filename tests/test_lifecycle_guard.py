@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from responder.check_ins import service as check_ins
+from responder.deadlines import service as deadlines
 from responder.extensions import db
 from responder.incidents import lifecycle
 from responder.incidents.guard import LifecycleError
@@ -19,7 +20,7 @@ from tests.timeline_words import said
 from .conftest import PASSWORD
 
 # Every module whose public functions change an incident, and those that need no guard (and why).
-CHANGING_MODULES = (lifecycle, activations, check_ins)
+CHANGING_MODULES = (lifecycle, activations, check_ins, deadlines)
 NOT_GUARDED = {
     "lifecycle.stand_down": "a status change: the transition table decides",
     "lifecycle.resume": "a status change: the transition table decides",
@@ -35,8 +36,9 @@ NOT_GUARDED = {
     "check_ins.overdue_check_ins": "reads",
     "check_ins.tension_trend": "reads",
     "check_ins.unanswered_check_ins": "reads",
+    "deadlines.deadline_statuses": "reads",
 }
-NAMES = {lifecycle: "lifecycle", activations: "activations", check_ins: "check_ins"}
+NAMES = {lifecycle: "lifecycle", activations: "activations", check_ins: "check_ins", deadlines: "deadlines"}
 
 
 def changes_an_incident(function) -> bool:

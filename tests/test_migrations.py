@@ -12,20 +12,22 @@ from flask_migrate import downgrade, upgrade
 
 from responder import create_app
 from responder.extensions import db
-
-MIGRATIONS_DB = "responder_migrations_test"
+from tests.conftest import worker_database
 
 
 def _scratch_url(tmp_path) -> str:
+    """A database of its own, named after the run's (so parallel workers and runs never share one)."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         return f"sqlite:///{tmp_path / 'migrations.db'}"
+    url = worker_database(url)
+    scratch = f"{sa.engine.make_url(url).database}_migrations"
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {MIGRATIONS_DB}"))
-        conn.execute(sa.text(f"CREATE DATABASE {MIGRATIONS_DB}"))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{scratch}"'))
     engine.dispose()
-    return sa.engine.make_url(url).set(database=MIGRATIONS_DB).render_as_string(hide_password=False)
+    return sa.engine.make_url(url).set(database=scratch).render_as_string(hide_password=False)
 
 
 def _diff(app) -> list:
@@ -157,3 +159,104 @@ def test_the_structured_timeline_migration_keeps_existing_sentences_and_withhold
             ("system", "something_retired", "An old kind of event"),
         ]
         db.engine.dispose()
+
+
+def test_the_acknowledgement_seconds_migration_fills_in_existing_acknowledgements(tmp_path):
+    from responder.playbooks import snapshot
+    from responder.playbooks.registry import current_playbooks
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": _scratch_url(tmp_path)})
+    with app.app_context():
+        upgrade(revision=BEFORE_STRUCTURED_TIMELINE)
+        with db.engine.begin() as conn:
+            _old_rows(conn, snapshot(current_playbooks(), "birmingham")[0])
+            for number, (agency, acknowledged_at) in enumerate(
+                [("youth", "2026-11-01 10:07:30"), ("police", None), ("early", "2026-11-01 09:59:00")],
+                start=1,
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO activations (id, incident_id, agency_key, agency_name, source, lead_role, "
+                        "state, escalation_level, activated_at, acknowledged_at) VALUES (:id, 1, :agency, :agency, "
+                        "'birmingham', 'lead', 'covered', 0, '2026-11-01 10:00:00', :acknowledged_at)"
+                    ),
+                    {"id": number, "agency": agency, "acknowledged_at": acknowledged_at},
+                )
+        upgrade()
+        with db.engine.connect() as conn:
+            seconds = conn.execute(
+                sa.text("SELECT acknowledged_after_seconds FROM activations ORDER BY id")
+            ).scalars()
+            # 7.5 minutes; never acknowledged; a clock that ran backwards counts as at once.
+            assert [None if s is None else round(s, 3) for s in seconds] == [450.0, None, 0.0]
+        db.engine.dispose()
+
+
+BEFORE_DEADLINE_ROWS = "10ae0026ed85"
+
+
+def test_open_incidents_get_a_row_for_each_deadline_their_timed_actions_name(tmp_path):
+    from responder.models import Deadline, TimedAction
+    from responder.playbooks import snapshot
+    from responder.playbooks.registry import current_playbooks
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": _scratch_url(tmp_path)})
+    with app.app_context():
+        upgrade(revision=BEFORE_DEADLINE_ROWS)
+        with db.engine.begin() as conn:
+            _old_rows_without_timeline(conn, snapshot(current_playbooks(), "birmingham")[0])
+            details = {
+                "name": "Notify the Panel",
+                "notify": "bham-childrens-duty",
+                "due": "2026-12-01T21:50:00+00:00",
+                "step": "5wd",
+            }
+            for action_id, kind, due, extra in (
+                (1, "deadline", "2026-12-01 21:50:00", {}),
+                (2, "deadline_reminder", "2026-11-30 21:50:00", {"before": "1wd"}),
+                (3, "check_in", "2026-11-02 10:00:00", None),
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO timed_actions (id, incident_id, kind, due_at, state, details, created_at, attempts) "
+                        "VALUES (:id, 1, :kind, :due, 'pending', :details, '2026-11-01 10:00:00', 0)"
+                    ),
+                    {
+                        "id": action_id,
+                        "kind": kind,
+                        "due": due,
+                        "details": json.dumps({**details, **extra} if extra is not None else {"step": "24h"}),
+                    },
+                )
+        upgrade()
+        (deadline,) = db.session.scalars(sa.select(Deadline)).all()
+        assert (deadline.incident_id, deadline.name, deadline.step, deadline.notify_role) == (
+            1,
+            "Notify the Panel",
+            "5wd",
+            "bham-childrens-duty",
+        )
+        assert deadline.due_at.isoformat() == "2026-12-01T21:50:00+00:00" and deadline.done_at is None
+        pointers = dict(db.session.execute(sa.select(TimedAction.id, TimedAction.deadline_id)).all())
+        assert pointers == {1: deadline.id, 2: deadline.id, 3: None}
+        db.session.remove()
+        downgrade(revision=BEFORE_DEADLINE_ROWS)
+        db.engine.dispose()
+
+
+def _old_rows_without_timeline(conn, frozen: dict) -> None:
+    conn.execute(
+        sa.text(
+            "INSERT INTO users (id, email, name, role, password_hash, active, created_at, failed_logins, sso_managed) "
+            "VALUES (1, 'officer@example.org', 'Olu Officer', 'officer', 'x', true, '2026-11-01 10:00:00', 0, false)"
+        )
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO incidents (id, reference, local_authority, type, occurred_at, location, summary, school_link, "
+            "tension, exercise, status, opened_by_id, opened_at, playbook_snapshot, playbook_hash) VALUES "
+            "(1, 'BHM-2026-0001', 'birmingham', 'stabbing', '2026-11-01 09:00:00', 'Somewhere', 'Something', false, "
+            "'medium', false, 'active', 1, '2026-11-01 10:00:00', :frozen, 'abc')"
+        ),
+        {"frozen": json.dumps(frozen)},
+    )

@@ -136,6 +136,21 @@ def test_the_shipped_playbooks_are_valid():
             id="no alert step",
         ),
         pytest.param(
+            ("ack_within: 15m}", "ack_within: 15m,\n     call: [duty_manager, on-call]}"),
+            "birmingham.yaml:21: steps.0.call.1: must be one of: lead, deputy, duty_manager, on_call",
+            id="unknown rung to call",
+        ),
+        pytest.param(
+            ("ack_within: 15m}", "ack_within: 15m,\n     call: [on_call, duty_manager, on_call]}"),
+            "birmingham.yaml:21: steps.0.call.2: on_call is listed twice",
+            id="rung called twice",
+        ),
+        pytest.param(
+            ("{at: 24h, do: check_in}", "{at: 24h, do: check_in, call: [on_call]}"),
+            "birmingham.yaml:21: steps.1.call: not used by a check_in step",
+            id="call on a step that is not the alert",
+        ),
+        pytest.param(
             ("local_authority: birmingham", "local_authority: coventry"),
             "birmingham.yaml:1: local_authority: 'coventry' does not match the file name",
             id="file name mismatch",

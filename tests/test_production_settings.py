@@ -7,6 +7,7 @@ import secrets
 import pytest
 
 from responder import create_app
+from responder.notify.backends import voice_backend
 
 STRONG_KEY = secrets.token_hex(32)
 GOOD = {
@@ -31,6 +32,8 @@ SETTING_NAMES = {
     "OIDC_CLIENT_SECRET",
     "PASSWORD_SIGN_IN",
     "METRICS_TOKEN",
+    "VOICE_BACKEND",
+    "TWILIO_VOICE_FROM",
 }
 
 
@@ -73,9 +76,13 @@ def test_a_weak_or_placeholder_secret_key_is_refused(monkeypatch, key):
     assert len(lines) == 1 and "SECRET_KEY" in lines[0]
 
 
-@pytest.mark.parametrize("key", [secrets.token_hex(32), secrets.token_urlsafe(48), secrets.token_hex(16)])
-def test_random_keys_pass(monkeypatch, key):
-    start_production(monkeypatch, SECRET_KEY=key)
+@pytest.mark.parametrize(
+    "make_key",
+    [lambda: secrets.token_hex(32), lambda: secrets.token_urlsafe(48), lambda: secrets.token_hex(16)],
+    ids=["hex-32", "urlsafe-48", "hex-16"],
+)
+def test_random_keys_pass(monkeypatch, make_key):
+    start_production(monkeypatch, SECRET_KEY=make_key())
 
 
 def test_an_unknown_backend_name_is_refused(monkeypatch):
@@ -86,6 +93,21 @@ def test_an_unknown_backend_name_is_refused(monkeypatch):
 def test_twilio_without_its_credentials_is_refused(monkeypatch):
     lines = refusal(monkeypatch, TWILIO_ACCOUNT_SID=None, TWILIO_AUTH_TOKEN=None, TWILIO_FROM=None)
     assert len(lines) == 1 and "TWILIO_ACCOUNT_SID" in lines[0] and "TWILIO_AUTH_TOKEN" in lines[0]
+
+
+def test_calls_from_a_messaging_service_need_a_number_to_call_from(monkeypatch):
+    service = "MG" + "0" * 32
+    lines = refusal(monkeypatch, TWILIO_FROM=service, VOICE_BACKEND="twilio")
+    assert len(lines) == 1 and "TWILIO_VOICE_FROM" in lines[0]
+    # Unset, calls follow the texts only where there is a number to call from; otherwise they are off.
+    assert voice_backend(start_production(monkeypatch, TWILIO_FROM=service).config) == "off"
+    numbered = start_production(monkeypatch, TWILIO_FROM=service, TWILIO_VOICE_FROM="+447700900999")
+    assert voice_backend(numbered.config) == "twilio"
+
+
+def test_calls_kept_in_the_outbox_are_refused_in_production(monkeypatch):
+    lines = refusal(monkeypatch, VOICE_BACKEND="outbox")
+    assert len(lines) == 1 and "VOICE_BACKEND" in lines[0]
 
 
 def test_smtp_with_half_its_credentials_is_refused(monkeypatch):

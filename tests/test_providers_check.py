@@ -27,7 +27,7 @@ def test_the_development_outbox_says_it_sends_nothing(app):
     code, lines = providers_check(app)
     assert code == 0
     assert lines == [
-        "ok     SMS and email via the development outbox: sends nothing (every message stays at "
+        "ok     SMS, email and phone calls via the development outbox: sends nothing (every message stays at "
         "/dev/outbox); nothing to check"
     ]
 
@@ -38,7 +38,7 @@ def test_twilio_and_smtp_answer_and_nothing_is_sent(real_providers, fake_twilio,
 
     assert code == 0, lines
     assert lines == [
-        "ok     SMS via Twilio: account AC0000…0000 is active (Full account)",
+        "ok     SMS and phone calls via Twilio: account AC0000…0000 is active (Full account)",
         f"ok     email via the mail server at {smtp_server.host}:{smtp_server.port}: EHLO and QUIT answered",
     ]
     assert [(r.method, r.path) for r in fake_twilio.requests] == [] and fake_twilio.created == []
@@ -50,7 +50,7 @@ def test_twilio_refusing_the_credentials_fails_in_plain_words(real_providers, fa
     code, lines = providers_check(real_providers)
     assert code == 1
     assert lines[0] == (
-        "FAILED SMS via Twilio: Twilio refused Responder's credentials (check TWILIO_ACCOUNT_SID and "
+        "FAILED SMS and phone calls via Twilio: Twilio refused Responder's credentials (check TWILIO_ACCOUNT_SID and "
         "TWILIO_AUTH_TOKEN) (Twilio error 20003)"
     )
     assert lines[1].startswith("ok     email via the mail server")
@@ -61,14 +61,16 @@ def test_a_suspended_twilio_account_fails(real_providers, fake_twilio):
     fake_twilio.account_status = "suspended"
     code, lines = providers_check(real_providers)
     assert (
-        code == 1 and lines[0] == "FAILED SMS via Twilio: account AC0000…0000 is suspended, so it cannot send"
+        code == 1
+        and lines[0]
+        == "FAILED SMS and phone calls via Twilio: account AC0000…0000 is suspended, so it cannot send"
     )
 
 
 def test_twilio_unreachable_fails(real_providers, unused_port):
     real_providers.config["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{unused_port}"
     code, lines = providers_check(real_providers)
-    assert code == 1 and lines[0] == "FAILED SMS via Twilio: could not connect to Twilio"
+    assert code == 1 and lines[0] == "FAILED SMS and phone calls via Twilio: could not connect to Twilio"
 
 
 def test_the_mail_server_login_is_tried_when_configured(real_providers):
@@ -175,6 +177,6 @@ def test_twilio_for_texts_and_notify_for_email_are_each_checked(real_providers, 
     real_providers.config.update(EMAIL_BACKEND="notify", **notify_settings(fake_notify))
     code, lines = providers_check(real_providers)
     assert code == 0, lines
-    assert lines[0].startswith("ok     SMS via Twilio: account")
+    assert lines[0].startswith("ok     SMS and phone calls via Twilio: account")
     assert lines[1].startswith("ok     email via GOV.UK Notify: API key for service")
     assert "NOTIFY_EMAIL_TEMPLATE_ID is a email template" in lines[1] and "SMS_TEMPLATE" not in lines[1]

@@ -245,8 +245,13 @@ def test_the_scheduler_purges_daily_at_the_configured_local_time(app, closed_res
     thread.start()
     try:
         deadline = time.monotonic() + 30
-        while runtime.state != "leader" or runtime.scheduler is None:
-            assert time.monotonic() < deadline, "the scheduler did not lead"
+        # Leading comes first, then the recurring jobs are added: wait for the one this is about.
+        while (
+            runtime.state != "leader"
+            or runtime.scheduler is None
+            or not runtime.scheduler.get_job("retention-purge")
+        ):
+            assert time.monotonic() < deadline, "the scheduler did not lead, or added no purge job"
             time.sleep(0.05)
         job = runtime.scheduler.get_job("retention-purge")
         local = job.next_run_time.astimezone(ZoneInfo(app.config["TIMEZONE"]))

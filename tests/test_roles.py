@@ -29,6 +29,11 @@ MINIMUM_ROLE = {
     "check_ins.submit": PUBLIC,
     "webhooks.twilio_status": PUBLIC,
     "sms_inbound.inbound_sms": PUBLIC,
+    "voice_calls.answer": PUBLIC,
+    "voice_calls.key": PUBLIC,
+    "voice_calls.status": PUBLIC,
+    "callouts.confirm_page": PUBLIC,  # a role holder's call-out test link
+    "callouts.confirm": PUBLIC,
     "notify_callbacks.notify_status": PUBLIC,
     "notify_callbacks.notify_inbound": PUBLIC,
     "api.create_incident": PUBLIC,
@@ -63,6 +68,8 @@ MINIMUM_ROLE = {
     "exports.report_document": "manager",
     "exports.report_page": "manager",
     "exports.regional": "manager",
+    "insights.index": "manager",
+    "insights.figure_csv": "manager",
     "exports.share": "manager",
     "reviews.edit": "manager",
     "reviews.update_action": "manager",
@@ -79,6 +86,15 @@ MINIMUM_ROLE = {
     "admin_users.unlock": "admin",
     "admin_users.revoke_token": "admin",
     "admin.edit_contact": "admin",
+    "callouts.index": "admin",
+    "callouts.start": "admin",
+    "callouts.show": "admin",
+    "callouts.report_csv": "admin",
+    "admin_rotas.index": "admin",
+    "admin_rotas.add": "admin",
+    "admin_rotas.remove": "admin",
+    "readiness.page": "manager",
+    "deadlines.mark_done": "officer",
 }
 RANK = {"anonymous": 0, "officer": 1, "manager": 2, "admin": 3}
 
@@ -94,6 +110,10 @@ def requests_for(app, incident):
         "filename": "app.js",
         "user_id": incident.opened_by_id,
         "token_id": 1,
+        "test_id": 1,
+        "deadline_id": 1,
+        "role": "bham-vru-duty",
+        "shift_id": 1,
     }
     for rule in app.url_map.iter_rules():
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):

@@ -195,3 +195,61 @@ def test_scheduler_off_never_starts_one(make_app):
     with app.app_context():
         app.test_client().get("/healthz")
     assert embedded_runtime(app) is None
+
+
+def _first_rung(incident) -> list[TimedAction]:
+    actions = db.session.scalars(
+        select(TimedAction).where(
+            TimedAction.incident_id == incident.id, TimedAction.kind == ActionKind.ESCALATION
+        )
+    ).all()
+    first = min(action.due_at for action in actions)
+    return sorted((a for a in actions if a.due_at == first), key=lambda a: a.id)
+
+
+def test_actions_due_together_fire_in_one_commit(app, make_incident):
+    from responder.scheduling.firing import fire_due_together
+
+    with freeze_time(datetime(2026, 11, 24, 21, 40, tzinfo=UTC)):
+        incident = make_incident()
+    rung = _first_rung(incident)
+    assert len(rung) > 3
+    commits = []
+
+    def count(conn):
+        commits.append(1)
+
+    sa.event.listen(db.engine, "commit", count)
+    try:
+        with freeze_time(rung[0].due_at + timedelta(seconds=1)):
+            fired = fire_due_together(rung[-1].id)
+    finally:
+        sa.event.remove(db.engine, "commit", count)
+    assert {f.action_id for f in fired} == {action.id for action in rung}
+    # One commit to look, one for the batch: not one per action.
+    assert len(commits) <= 2 < len(rung)
+
+
+def test_one_failing_action_in_a_batch_holds_up_none_of_the_others(app, make_incident, monkeypatch):
+    from responder.scheduling import escalations
+    from responder.scheduling.firing import fire_due_together
+
+    with freeze_time(datetime(2026, 11, 24, 21, 40, tzinfo=UTC)):
+        incident = make_incident()
+    rung = _first_rung(incident)
+    broken = rung[1]
+    real = escalations.fire_escalation
+
+    def sometimes_broken(action, now):
+        if action.id == broken.id:
+            raise RuntimeError("a bug in one handler")
+        return real(action, now)
+
+    monkeypatch.setattr(escalations, "fire_escalation", sometimes_broken)
+    with freeze_time(rung[0].due_at + timedelta(seconds=1)):
+        fired = fire_due_together(rung[0].id)
+    assert {f.action_id for f in fired} == {action.id for action in rung} - {broken.id}
+    db.session.expire_all()
+    assert broken.state == ActionState.PENDING and broken.attempts == 1
+    assert "a bug in one handler" in broken.last_error
+    assert all(db.session.get(TimedAction, a.id).state == ActionState.FIRED for a in rung if a is not broken)

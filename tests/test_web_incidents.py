@@ -15,7 +15,7 @@ from responder.models import Incident, Message
 
 # Routes that are public by design: sign-in, health, agency leads' scoped links, webhooks;
 # /metrics answers only loopback or its own bearer token (tests/test_observability.py).
-PUBLIC_PREFIXES = ("/login", "/healthz", "/metrics", "/static", "/a/", "/c/", "/webhooks/", "/api/")
+PUBLIC_PREFIXES = ("/login", "/healthz", "/metrics", "/static", "/a/", "/c/", "/t/", "/webhooks/", "/api/")
 
 
 def form_data(**overrides):

@@ -193,6 +193,7 @@ def _message(message: Message, naming: Naming) -> dict:
         "state": message.state,
         "attempts": message.attempts,
         "provider_status": message.provider_status,
+        "call_outcome": message.call_outcome,
         "last_error": naming.own_words(message.last_error),
         "created_at": message.created_at,
         "sent_at": message.sent_at,

@@ -2,22 +2,38 @@
 
 Everything is already text for the variant asked for (full or redacted), so
 the two renderers (responder.exports.report_pdf and the
-exports/report.html template) only lay it out and cannot disagree.
+exports/report.html template) only lay it out and cannot disagree. The charts'
+inputs (:class:`~responder.exports.report_charts.AgencyLane`) hold agency
+names, rung names and times only, so the redacted report draws the same
+pictures.
+
+Each section of the report is a field here and one function in each renderer
+(report_pdf.SECTIONS, and a block of the template): a new section is added in
+those three places, in the order it should be read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 
 from sqlalchemy import func, select
 
 from responder.clock import as_utc, format_local, now_utc
-from responder.exports.chronology_csv import chronology_rows
+from responder.deadlines import DeadlineState, deadline_statuses
+from responder.exports.report_charts import AgencyLane, LaneMark
+from responder.exports.report_chronology import Chronology, condensed_chronology
 from responder.extensions import db
-from responder.models import LOCAL_AUTHORITIES, EventKind, Incident, IncidentType, TimelineEvent
+from responder.models import (
+    LOCAL_AUTHORITIES,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    IncidentType,
+    TimelineEvent,
+)
 from responder.models.reviews import ReviewNoteKind
+from responder.responses.escalation import ladder
 from responder.reviews.learning_review import review_for
 from responder.reviews.metrics import (
     AgencyResponseTime,
@@ -30,13 +46,15 @@ from responder.timeline.naming import Naming
 
 # Timeline kinds written while reviewing, not responding.
 AFTER_THE_RESPONSE = (EventKind.EXPORTED, EventKind.REVIEW_UPDATED)
-# A review panel reads a chronology; beyond this many events the full one is in the CSV export.
+# A review panel reads a chronology; beyond this many rows the full one is in the CSV export.
 CHRONOLOGY_LIMIT = 2000
 REVIEW_SECTION_TITLES = {
     ReviewNoteKind.PRACTICE_EPISODE: "Key practice episodes",
     ReviewNoteKind.LESSON: "Lessons identified",
     ReviewNoteKind.RECOMMENDATION: "Recommendations",
 }
+# Marks at the same moment, in the order they happen: a decline hands the alert on to the next rung.
+MARK_ORDER = ("alerted", "declined", "escalated", "acknowledged", "not_reached")
 STATE_WORDS = {
     "alerted": "Alerted, no answer",
     "no_contact": "Not alerted: no contact",
@@ -59,15 +77,6 @@ class AgencyRow:
 
 
 @dataclass(frozen=True)
-class ChronologyEntry:
-    local_time: str
-    actor: str
-    agency: str
-    kind: str
-    detail: str
-
-
-@dataclass(frozen=True)
 class ReviewEntry:
     text: str
     author: str
@@ -84,6 +93,15 @@ class ActionEntry:
 
 
 @dataclass(frozen=True)
+class DeadlineEntry:
+    name: str
+    due: str
+    outcome: str  # met (when, by whom), missed (by how long), or not yet due
+    state: str  # a DeadlineState value
+    note: str
+
+
+@dataclass(frozen=True)
 class AfterActionReport:
     reference: str
     variant: str
@@ -95,11 +113,15 @@ class AfterActionReport:
     tension: tuple[TensionPoint, ...]
     opened_at: datetime
     tension_until: datetime
-    chronology: list[ChronologyEntry]
+    lanes: tuple[AgencyLane, ...]
+    lanes_until: datetime
+    target: str
+    chronology: Chronology
     chronology_total: int
     review_sections: list[tuple[str, list[ReviewEntry]]]
     actions: list[ActionEntry]
     playbook_hash: str
+    deadlines: tuple[DeadlineEntry, ...] = ()
 
     @property
     def title(self) -> str:
@@ -107,11 +129,12 @@ class AfterActionReport:
 
     @property
     def chronology_truncated(self) -> bool:
-        return self.chronology_total > len(self.chronology)
+        return not self.chronology.complete
 
 
 def build_report(incident: Incident, naming: Naming) -> AfterActionReport:
     metrics = response_metrics(incident)
+    lanes = _lanes(incident, metrics, naming)
     total, last_at = _timeline_extent(incident)
     review = review_for(incident)
     return AfterActionReport(
@@ -125,12 +148,10 @@ def build_report(incident: Incident, naming: Naming) -> AfterActionReport:
         tension=metrics.tension,
         opened_at=metrics.opened_at,
         tension_until=max(last_at or metrics.opened_at, metrics.opened_at),
-        chronology=[
-            ChronologyEntry(local, actor, agency, kind, detail)
-            for local, _utc, actor, agency, _channel, kind, detail in islice(
-                chronology_rows(incident.id, naming), CHRONOLOGY_LIMIT
-            )
-        ],
+        lanes=lanes,
+        lanes_until=_lanes_until(lanes, metrics.opened_at),
+        target=_target_words(incident),
+        chronology=condensed_chronology(incident.id, naming, CHRONOLOGY_LIMIT),
         chronology_total=total,
         review_sections=[
             (
@@ -157,6 +178,7 @@ def build_report(incident: Incident, naming: Naming) -> AfterActionReport:
             for action in review.actions
         ],
         playbook_hash=incident.playbook_hash,
+        deadlines=_deadlines(incident, naming, last_at),
     )
 
 
@@ -223,6 +245,36 @@ def _headline(incident: Incident, metrics: ResponseMetrics, naming: Naming) -> l
     ]
 
 
+def _deadlines(incident: Incident, naming: Naming, last_at: datetime | None) -> tuple[DeadlineEntry, ...]:
+    """Each deadline as met (when, by whom) or missed (by how long); one never done counts until the close."""
+    closed = incident.status == IncidentStatus.CLOSED
+    until = (last_at or now_utc()) if closed else now_utc()
+    entries = []
+    for status in deadline_statuses(incident, until):
+        deadline = status.deadline
+        by = naming.user(deadline.done_by) or "someone"
+        if status.state == DeadlineState.MET:
+            outcome = f"Met: done {format_local(deadline.done_at)} by {by}"
+        elif status.state == DeadlineState.DONE_LATE:
+            outcome = f"Missed by {describe_duration(status.late_by)}: done {format_local(deadline.done_at)} by {by}"
+        elif status.state == DeadlineState.MISSED:
+            outcome = f"Missed by {describe_duration(status.late_by)}: not done" + (
+                " when the incident closed" if closed else " yet"
+            )
+        else:
+            outcome = "Not yet due"
+        entries.append(
+            DeadlineEntry(
+                deadline.name,
+                format_local(deadline.due_at),
+                outcome,
+                status.state.value,
+                naming.own_words(deadline.note) or "",
+            )
+        )
+    return tuple(entries)
+
+
 def _agency_row(agency: AgencyResponseTime, naming: Naming) -> AgencyRow:
     within = {None: "—", True: "Yes", False: "No"}[agency.within_target]
     path = "; ".join(
@@ -259,3 +311,55 @@ def _timeline_extent(incident: Incident) -> tuple[int, datetime | None]:
         )
     )
     return count, as_utc(last) if last is not None else None
+
+
+def _lanes(incident: Incident, metrics: ResponseMetrics, naming: Naming) -> tuple[AgencyLane, ...]:
+    """Each alerted agency's row in the swimlane and the time-to-acknowledge chart."""
+    answers: dict[str, list[LaneMark]] = {}
+    rows = db.session.execute(
+        select(TimelineEvent.agency_key, TimelineEvent.kind, TimelineEvent.at, TimelineEvent.data)
+        .where(
+            TimelineEvent.incident_id == incident.id,
+            TimelineEvent.kind.in_((EventKind.DECLINED, EventKind.NOT_REACHED)),
+        )
+        .order_by(TimelineEvent.at, TimelineEvent.id)
+    )
+    # Who declined, as a rung of the ladder ("lead", "deputy"): never a name.
+    roles = {
+        (activation.agency_key, rung.role): rung.name
+        for activation in incident.activations
+        for rung in ladder(activation)
+    }
+    for agency_key, kind, at, data in rows:
+        if kind == EventKind.DECLINED:
+            label = roles.get((agency_key, (data or {}).get("role")), "")
+            answers.setdefault(agency_key, []).append(LaneMark(as_utc(at), "declined", label))
+        else:
+            answers.setdefault(agency_key, []).append(LaneMark(as_utc(at), "not_reached"))
+    return tuple(_lane(agency, answers.get(agency.agency_key, []), naming) for agency in metrics.alerted)
+
+
+def _lane(agency: AgencyResponseTime, answers: list[LaneMark], naming: Naming) -> AgencyLane:
+    marks = [
+        LaneMark(agency.alerted_at, "alerted"),
+        *(LaneMark(escalation.at, "escalated", escalation.level_name) for escalation in agency.escalations),
+        *answers,
+    ]
+    if agency.acknowledged_at is not None:
+        marks.append(LaneMark(agency.acknowledged_at, "acknowledged"))
+    return AgencyLane(
+        agency=naming.agency(agency.agency_key),
+        alerted_at=agency.alerted_at,
+        marks=tuple(sorted(marks, key=lambda mark: (mark.at, MARK_ORDER.index(mark.kind)))),
+        time_to_acknowledge=agency.time_to_acknowledge,
+        target=agency.target,
+    )
+
+
+def _lanes_until(lanes: tuple[AgencyLane, ...], opened_at: datetime) -> datetime:
+    """The swimlane's right edge: the last answer, or the last unanswered agency's target, at least."""
+    ends = [mark.at for lane in lanes for mark in lane.marks]
+    ends += [
+        lane.alerted_at + lane.target for lane in lanes if lane.target and lane.time_to_acknowledge is None
+    ]
+    return max(ends, default=opened_at)

@@ -1,29 +1,48 @@
 """The after-action report as a PDF (reportlab: pure Python, installs from PyPI alone).
 
-Text is set in Bitstream Vera, which ships inside reportlab, so en dashes,
-curly quotes and accented names print the same on every machine; the chart
-is reportlab's own vector graphics (responder.exports.tension_chart).
+Text is set in DejaVu Sans, embedded (responder.exports.report_fonts), so en
+dashes, curly quotes and every Latin Extended letter in a name print the same
+on every machine; the charts are reportlab's own vector graphics
+(responder.exports.report_charts, responder.exports.tension_chart), each with
+a numbered caption.
+
+The story is :data:`SECTIONS`, in reading order: a new section of the report
+is one more function there (and a block in the exports/report.html template).
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from xml.sax.saxutils import escape
 
-import reportlab
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    Flowable,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from responder.exports.report import AfterActionReport
-from responder.exports.tension_chart import tension_drawing
+from responder.exports.report_charts import (
+    ACK_CAPTION,
+    ACK_TITLE,
+    SWIMLANE_CAPTION,
+    SWIMLANE_TITLE,
+    acknowledgement_drawing,
+    swimlane_drawing,
+)
+from responder.exports.report_fonts import BOLD, REGULAR, register_report_fonts
+from responder.exports.tension_chart import TENSION_CAPTION, tension_drawing
 
 BLACK = colors.HexColor("#0b0c0c")
 GREY = colors.HexColor("#505a5f")
@@ -36,36 +55,44 @@ PAGE_WIDTH = A4[0] - 36 * mm - 12
 @cache
 def _styles() -> dict[str, ParagraphStyle]:
     """Register the fonts (once, when the first report is made) and build the paragraph styles."""
-    fonts = Path(reportlab.__file__).parent / "fonts"
-    pdfmetrics.registerFont(TTFont("Vera", str(fonts / "Vera.ttf")))
-    pdfmetrics.registerFont(TTFont("Vera-Bold", str(fonts / "VeraBd.ttf")))
-    pdfmetrics.registerFont(TTFont("Vera-Italic", str(fonts / "VeraIt.ttf")))
-    pdfmetrics.registerFont(TTFont("Vera-BoldItalic", str(fonts / "VeraBI.ttf")))
-    pdfmetrics.registerFontFamily(
-        "Vera", normal="Vera", bold="Vera-Bold", italic="Vera-Italic", boldItalic="Vera-BoldItalic"
-    )
+    register_report_fonts()
     base = ParagraphStyle(
-        "body", fontName="Vera", fontSize=9.5, leading=13, textColor=BLACK, alignment=TA_LEFT
+        "body", fontName=REGULAR, fontSize=9.5, leading=13, textColor=BLACK, alignment=TA_LEFT
     )
     return {
         "body": base,
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5),
         "muted": ParagraphStyle("muted", parent=base, fontSize=8.5, textColor=GREY),
-        "title": ParagraphStyle(
-            "title", parent=base, fontName="Vera-Bold", fontSize=20, leading=25, spaceAfter=4
+        "caption": ParagraphStyle(
+            "caption", parent=base, fontSize=8.5, leading=11, textColor=GREY, spaceAfter=6
         ),
+        "title": ParagraphStyle("title", parent=base, fontName=BOLD, fontSize=20, leading=25, spaceAfter=4),
         "h2": ParagraphStyle(
-            "h2", parent=base, fontName="Vera-Bold", fontSize=13, leading=17, spaceBefore=12, spaceAfter=5
+            "h2",
+            parent=base,
+            fontName=BOLD,
+            fontSize=13,
+            leading=17,
+            spaceBefore=12,
+            spaceAfter=5,
+            keepWithNext=1,
         ),
         "h3": ParagraphStyle(
-            "h3", parent=base, fontName="Vera-Bold", fontSize=10.5, leading=14, spaceBefore=8, spaceAfter=3
+            "h3",
+            parent=base,
+            fontName=BOLD,
+            fontSize=10.5,
+            leading=14,
+            spaceBefore=8,
+            spaceAfter=3,
+            keepWithNext=1,
         ),
-        "key": ParagraphStyle("key", parent=base, fontName="Vera-Bold"),
-        "th": ParagraphStyle("th", parent=base, fontName="Vera-Bold", fontSize=7.5, leading=9.5),
+        "key": ParagraphStyle("key", parent=base, fontName=BOLD),
+        "th": ParagraphStyle("th", parent=base, fontName=BOLD, fontSize=7.5, leading=9.5),
         "banner": ParagraphStyle(
             "banner",
             parent=base,
-            fontName="Vera-Bold",
+            fontName=BOLD,
             textColor=colors.white,
             backColor=BLACK,
             borderPadding=4,
@@ -87,17 +114,9 @@ def report_pdf(report: AfterActionReport) -> bytes:
         title=report.title,
         author="Responder",
         subject=f"Learning review – {report.variant} version",
+        initialFontName=REGULAR,  # every page's starting font: none but DejaVu Sans in the file
     )
-    story = [
-        *_heading(report, styles),
-        *_key_values("Summary", report.summary, styles),
-        *_key_values("Response metrics", report.headline, styles),
-        *_agency_table(report, styles),
-        *_tension(report, styles),
-        *_review(report, styles),
-        *_chronology(report, styles),
-        *_playbook(report, styles),
-    ]
+    story = [part for section in SECTIONS for part in section(report, styles)]
     document.build(story, onFirstPage=_decorate(report), onLaterPages=_decorate(report))
     return buffer.getvalue()
 
@@ -119,6 +138,14 @@ def _heading(report: AfterActionReport, styles) -> list:
     )
     parts.append(_p(f"Generated {report.generated_at}. {variant}", styles["muted"]))
     return parts
+
+
+def _summary(report: AfterActionReport, styles) -> list:
+    return _key_values("Summary", report.summary, styles)
+
+
+def _headline(report: AfterActionReport, styles) -> list:
+    return _key_values("Response metrics", report.headline, styles)
 
 
 def _key_values(title: str, rows: list[tuple[str, str]], styles) -> list:
@@ -150,20 +177,45 @@ def _agency_table(report: AfterActionReport, styles) -> list:
     return [_p("Agencies: time to acknowledge and escalation", styles["h3"]), table]
 
 
+def _acknowledgement_charts(report: AfterActionReport, styles) -> list:
+    return [
+        _figure(
+            SWIMLANE_TITLE,
+            swimlane_drawing(report.lanes, report.opened_at, report.lanes_until),
+            SWIMLANE_CAPTION,
+            styles,
+        ),
+        _figure(ACK_TITLE, acknowledgement_drawing(report.lanes), ACK_CAPTION, styles),
+    ]
+
+
+def _deadlines(report: AfterActionReport, styles) -> list:
+    parts = [_p("Deadlines", styles["h2"])]
+    if not report.deadlines:
+        return [*parts, _p("The playbook set no deadlines.", styles["muted"])]
+    rows = [[_p(cell, styles["th"]) for cell in ("Deadline", "Due", "Met or missed", "Note")]]
+    rows += [
+        [
+            _p(entry.name, styles["small"]),
+            _p(entry.due, styles["small"]),
+            _p(entry.outcome, styles["small"]),
+            _p(entry.note, styles["small"]),
+        ]
+        for entry in report.deadlines
+    ]
+    table = Table(rows, colWidths=[PAGE_WIDTH * w for w in (0.34, 0.18, 0.28, 0.2)], repeatRows=1)
+    table.setStyle(_ruled(header=True))
+    return [*parts, table]
+
+
 def _tension(report: AfterActionReport, styles) -> list:
     drawing = tension_drawing(report.tension, report.opened_at, report.tension_until)
-    return [
-        KeepTogether(
-            [
-                _p("Community tension over time", styles["h2"]),
-                drawing,
-                _p(
-                    "The level the incident was opened with, then each change and each check-in's reading.",
-                    styles["muted"],
-                ),
-            ]
-        )
-    ]
+    return [_figure("Community tension over time", drawing, TENSION_CAPTION, styles)]
+
+
+def _figure(title: str, drawing: Flowable, caption: str, styles) -> KeepTogether:
+    """A chart with its heading and numbered caption, kept on one page."""
+    return KeepTogether([_p(title, styles["h2"]), drawing, _p(caption, styles["caption"])])
 
 
 def _review(report: AfterActionReport, styles) -> list:
@@ -200,27 +252,44 @@ def _review(report: AfterActionReport, styles) -> list:
 
 
 def _chronology(report: AfterActionReport, styles) -> list:
-    parts = [_p("Chronology", styles["h2"])]
+    chronology = report.chronology
+    parts = [
+        _p("Chronology", styles["h2"]),
+        _p(
+            f"{chronology.events:,} timeline events in {chronology.rows:,} rows: each message is one row "
+            "with its delivery receipts. The chronology CSV export has every event.",
+            styles["muted"],
+        ),
+    ]
     if report.chronology_truncated:
         parts.append(
             _p(
-                f"The first {len(report.chronology):,} of {report.chronology_total:,} events; "
-                "the chronology CSV export has them all.",
+                f"Shortened: this chronology stops at {chronology.last_time}, after {chronology.rows:,} rows; "
+                f"the chronology CSV export has all {report.chronology_total:,} events.",
                 styles["muted"],
             )
         )
-    rows = [[_p(cell, styles["th"]) for cell in ("Time", "Who", "What")]]
-    rows += [
-        [
-            _p(entry.local_time, styles["small"]),
-            _p(f"{entry.actor}\n{entry.agency}".strip(), styles["small"]),
-            _p(f"{entry.kind}: {entry.detail}", styles["small"]),
-        ]
-        for entry in report.chronology
-    ]
-    table = Table(rows, colWidths=[PAGE_WIDTH * w for w in (0.18, 0.27, 0.55)], repeatRows=1)
-    table.setStyle(_ruled(header=True))
-    return [*parts, table]
+    return [*parts, chronology_table(report, styles)]
+
+
+def chronology_table(report: AfterActionReport, styles) -> Table:
+    """Local time, then who (the agency, or who acted) and what happened; a heading row for each day."""
+    rows = [[_p("Time", styles["th"]), _p("Agency or who – what happened", styles["th"])]]
+    style = _ruled(header=True)
+    for day in report.chronology.days:
+        style.add("SPAN", (0, len(rows)), (-1, len(rows)))
+        style.add("BACKGROUND", (0, len(rows)), (-1, len(rows)), colors.HexColor("#f3f2f1"))
+        rows.append([_p(day.heading, styles["th"]), ""])
+        rows += [[_p(row.time, styles["small"]), _who_what(row, styles)] for row in day.rows]
+    table = Table(rows, colWidths=[PAGE_WIDTH * 0.08, PAGE_WIDTH * 0.92], repeatRows=1)
+    table.setStyle(style)
+    return table
+
+
+def _who_what(row, styles) -> Paragraph:
+    """The agency (or who acted) in bold, then what happened; both escaped."""
+    who = f"<b>{escape(row.who)}</b> – " if row.who else ""
+    return Paragraph(who + escape(row.what).replace("\n", "<br/>"), styles["small"])
 
 
 def _playbook(report: AfterActionReport, styles) -> list:
@@ -238,6 +307,7 @@ def _ruled(header: bool = False) -> TableStyle:
     style = TableStyle(
         [
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("FONTNAME", (0, 0), (-1, -1), REGULAR),
             ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE),
             ("LEFTPADDING", (0, 0), (-1, -1), 3),
             ("RIGHTPADDING", (0, 0), (-1, -1), 3),
@@ -254,14 +324,29 @@ def _decorate(report: AfterActionReport):
 
     def draw(canvas, document) -> None:
         canvas.saveState()
-        canvas.setFont("Vera-Bold", 8)
+        canvas.setFont(BOLD, 8)
         canvas.setFillColor(BLACK)
         width, height = A4
         canvas.drawCentredString(width / 2, height - 12 * mm, marking)
-        canvas.setFont("Vera", 7.5)
+        canvas.setFont(REGULAR, 7.5)
         canvas.setFillColor(GREY)
         canvas.drawString(18 * mm, 10 * mm, f"{report.reference} – after-action report ({report.variant})")
         canvas.drawRightString(width - 18 * mm, 10 * mm, f"Page {document.page}")
         canvas.restoreState()
 
     return draw
+
+
+# The report in reading order: each takes the report and the styles and returns flowables.
+SECTIONS: tuple[Callable[[AfterActionReport, dict], list], ...] = (
+    _heading,
+    _summary,
+    _headline,
+    _agency_table,
+    _acknowledgement_charts,
+    _deadlines,
+    _tension,
+    _review,
+    _chronology,
+    _playbook,
+)

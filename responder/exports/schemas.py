@@ -13,13 +13,15 @@ null, free text reads "[withheld]", the youngest age is a band ("under 18",
 2.0: ``youngest_age`` became a band in redacted documents (1.0 gave the
 exact age there too); timeline events carry no structured ``data`` when
 redacted, as before.
+
+2.1: each message has ``call_outcome`` (phone calls; null for texts and emails).
 """
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 
 
 class IncidentSchema(Schema):
@@ -88,6 +90,8 @@ class MessageSchema(Schema):
     state = fields.Str(required=True)
     attempts = fields.Int(required=True)
     provider_status = fields.Str(allow_none=True)
+    # A phone call only: acknowledged, declined, no_key, no_answer, busy, voicemail or failed.
+    call_outcome = fields.Str(allow_none=True)
     last_error = fields.Str(allow_none=True)
     created_at = fields.DateTime(required=True)
     sent_at = fields.DateTime(allow_none=True)

@@ -1,7 +1,8 @@
 """Community tension over time, drawn from the readings as a step chart.
 
 One reportlab Drawing serves both outputs: the PDF embeds it as vector
-graphics, the printable web page as inline SVG, so the two reports show the
+graphics, the printable web page as an SVG image
+(responder.exports.report_charts.svg_data_uri), so the two reports show the
 same chart. Nothing here reads names or free text: only times and levels.
 """
 
@@ -10,26 +11,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from reportlab.graphics import renderSVG
 from reportlab.graphics.charts.lineplots import LinePlot
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 
+from responder.exports.report_charts import chart_drawing
+from responder.exports.report_fonts import REGULAR, register_report_fonts
 from responder.reviews.metrics import TensionPoint
 
 LEVELS = ("low", "medium", "high", "critical")
 WIDTH, HEIGHT = 460, 190
 LINE_COLOUR = colors.HexColor("#1d70b8")  # GOV.UK blue
 TEXT_COLOUR = colors.HexColor("#0b0c0c")
+TENSION_CAPTION = (
+    "Figure 3. Community tension: the level the incident was opened with, then each change and each "
+    "check-in's reading."
+)
 
 
 def tension_drawing(points: Sequence[TensionPoint], opened_at: datetime, until: datetime) -> Drawing:
     """Tension level (low to critical) against time since the incident opened, up to ``until``."""
+    register_report_fonts()
     days = (until - opened_at).total_seconds() > 3 * 86400
     unit_seconds, unit = (86400, "days") if days else (3600, "hours")
     steps = _steps(points, opened_at, until, unit_seconds)
 
-    drawing = Drawing(WIDTH, HEIGHT)
+    drawing = chart_drawing(WIDTH, HEIGHT)
     plot = LinePlot()
     plot.x, plot.y, plot.width, plot.height = 70, 40, WIDTH - 90, HEIGHT - 60
     plot.data = [steps]
@@ -45,7 +52,7 @@ def tension_drawing(points: Sequence[TensionPoint], opened_at: datetime, until: 
     plot.yValueAxis.visibleGrid = True
     plot.yValueAxis.gridStrokeColor = colors.HexColor("#b1b4b6")
     for axis in (plot.xValueAxis, plot.yValueAxis):
-        axis.labels.fontName = "Helvetica"
+        axis.labels.fontName = REGULAR
         axis.labels.fontSize = 8
         axis.labels.fillColor = TEXT_COLOUR
     drawing.add(plot)
@@ -56,19 +63,12 @@ def tension_drawing(points: Sequence[TensionPoint], opened_at: datetime, until: 
             8,
             caption,
             textAnchor="middle",
-            fontName="Helvetica",
+            fontName=REGULAR,
             fontSize=8,
             fillColor=TEXT_COLOUR,
         )
     )
     return drawing
-
-
-def tension_svg(drawing: Drawing) -> str:
-    """The chart as an SVG element, for inline use in a web page."""
-    svg = renderSVG.drawToString(drawing)
-    # Drop the XML prolog and doctype: inline SVG in HTML starts at the element.
-    return svg[svg.index("<svg") :]
 
 
 def _steps(

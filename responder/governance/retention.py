@@ -8,7 +8,7 @@ what identifies people with :data:`MARKER` or a role label:
 * timeline details written in someone's own words (updates, meeting notes,
   reasons), rebuilt without them as in a redacted export; names, numbers
   and addresses in the rest become role labels or pseudonyms;
-* acknowledgement and decline notes, check-in answers;
+* acknowledgement and decline notes, check-in answers, notes on deadlines done;
 * message recipients, and names, numbers and addresses in message text and errors;
 * the same in review notes, the action plan and sharing-record purposes.
 
@@ -36,6 +36,7 @@ from responder.extensions import db
 from responder.models import (
     AgencyResponse,
     CheckIn,
+    Deadline,
     EventKind,
     Incident,
     IncidentStatus,
@@ -174,6 +175,8 @@ def planned_changes(incident: Incident) -> list[Change]:
             changes += _replace(response, ("note",), "acknowledgement and decline notes")
     for check_in in _rows(CheckIn, CheckIn.incident_id == incident.id):
         changes += _replace(check_in, ("status_update", "needs"), "check-in answers")
+    for deadline in _rows(Deadline, Deadline.incident_id == incident.id):
+        changes += _replace(deadline, ("note",), "deadline notes")
     for message in _rows(Message, Message.incident_id == incident.id):
         changes += _replace(message, ("recipient",), "message recipients")
         changes += _replace(message, ("subject", "body", "html_body", "last_error"), "message texts")

@@ -28,7 +28,9 @@ ALERT = "alert: reference, type, time, link"
 CHECK_IN_REQUEST = "check-in request: reference, type, step, link"
 CHECK_IN_REMINDER = "check-in reminder: reference, type, step, link"
 STAND_DOWN = "stand-down notice: reference, type"
+PHONE_CALL = "alert by phone call: local authority, reference, type"
 SMS_AND_EMAIL = "sms and email"
+PHONE = "phone call"
 DOWNLOAD = "download"
 
 
@@ -73,14 +75,20 @@ def record_share(
 
 
 def record_message_share(
-    activation: Activation, contact: Contact, category: str, *, shared_by: Actor, purpose: str
+    activation: Activation,
+    contact: Contact,
+    category: str,
+    *,
+    shared_by: Actor,
+    purpose: str,
+    channel: str = SMS_AND_EMAIL,
 ) -> SharingRecord:
     """A message to an agency's contact, on the basis the agency's playbook declares."""
     return record_share(
         activation.incident,
         category=category,
         recipient=contact.key,
-        channel=SMS_AND_EMAIL,
+        channel=channel,
         basis=basis_for_agency(activation.incident, activation.agency_key, activation.source),
         shared_by=shared_by,
         purpose=purpose,

@@ -28,7 +28,8 @@ from responder.models import (
 )
 from responder.models.tension import TensionReading
 from responder.notify.outbox import queue_alert, queue_stand_down
-from responder.responses.escalation import ladder
+from responder.responses.escalation import ladder, with_duty
+from responder.rotas import on_duty
 from responder.timeline import Actor
 
 # Which status each status may move to.
@@ -132,20 +133,25 @@ def resend_alert(activation: Activation, user: User) -> Contact:
             f"{activation.agency_name} is {activation.state.replace('_', ' ')}: no need to re-send."
         )
     rung = ladder(activation)[activation.escalation_level]
-    contact = db.session.scalar(select(Contact).where(Contact.key == rung.role, Contact.active.is_(True)))
-    if contact is None:
+    # A new message: to whoever is on duty in the rung's role now (responder.rotas).
+    duty = on_duty(rung.role)
+    if not duty.contacts:
         raise LifecycleError(f"No active contact for {rung.role}: update the contact directory first.")
-    queue_alert(incident, activation, contact, shared_by=Actor.of(user), purpose="alert re-sent")
-    timeline.record(
-        incident,
-        EventKind.ALERT_RESENT,
-        by=user,
-        contact=contact,
-        agency_key=activation.agency_key,
-        rung=rung.name,
-        role=rung.role,
-    )
-    return contact
+    for contact in duty.contacts:
+        queue_alert(
+            incident, activation, contact, shared_by=Actor.of(user), purpose=with_duty("alert re-sent", duty)
+        )
+        timeline.record(
+            incident,
+            EventKind.ALERT_RESENT,
+            by=user,
+            contact=contact,
+            agency_key=activation.agency_key,
+            rung=rung.name,
+            role=rung.role,
+            **duty.timeline_data(),
+        )
+    return duty.contact
 
 
 @guarded(Change.RECORD)

@@ -92,46 +92,50 @@ def open_incident(
         if existing.submission_digest not in (None, digest):
             raise SubmissionConflict(existing)
         return existing
-    playbooks = current_playbooks()
-    plan = plan_response(playbooks, report.local_authority, report.facts)
-    frozen, playbook_digest = snapshot(playbooks, report.local_authority)
-    actor = Actor.of(opened_by)
-    incident = Incident(
-        reference=next_reference(report.local_authority, plan.playbook.code),
-        local_authority=report.local_authority,
-        type=report.type,
-        occurred_at=report.occurred_at,
-        location=report.location,
-        summary=report.summary,
-        youngest_age=report.youngest_age,
-        school_link=report.school_link,
-        tension=report.tension,
-        exercise=report.exercise,
-        status=IncidentStatus.OPEN,
-        opened_by=opened_by,
-        opened_at=now_utc(),
-        playbook_snapshot=frozen,
-        playbook_hash=playbook_digest,
-        submission_key=submission_key,
-        submission_digest=digest if submission_key else None,
-        areas=[IncidentArea(local_authority=report.local_authority, position=0)],
-    )
-    db.session.add(incident)
-    timeline.record(
-        incident,
-        EventKind.OPENED,
-        by=actor,
-        exercise=report.exercise,
-        type=report.type,
-        local_authority=report.local_authority,
-        agencies=len(plan.agencies),
-        offers=len(plan.offers),
-        playbook=playbook_digest[:12],
-    )
-    activate_agencies(incident, plan.agencies, actor)
-    for offer in plan.offers:
-        offer_support(incident, offer, actor)
-    schedule_response(incident, plan)
+    # One flush at the end: nothing in between needs the new rows in the database, so the
+    # incident stays pending (its collections start empty, with no lazy loads) and every table
+    # is written in one batch.
+    with db.session.no_autoflush:
+        playbooks = current_playbooks()
+        plan = plan_response(playbooks, report.local_authority, report.facts)
+        frozen, playbook_digest = snapshot(playbooks, report.local_authority)
+        actor = Actor.of(opened_by)
+        incident = Incident(
+            reference=next_reference(report.local_authority, plan.playbook.code),
+            local_authority=report.local_authority,
+            type=report.type,
+            occurred_at=report.occurred_at,
+            location=report.location,
+            summary=report.summary,
+            youngest_age=report.youngest_age,
+            school_link=report.school_link,
+            tension=report.tension,
+            exercise=report.exercise,
+            status=IncidentStatus.OPEN,
+            opened_by=opened_by,
+            opened_at=now_utc(),
+            playbook_snapshot=frozen,
+            playbook_hash=playbook_digest,
+            submission_key=submission_key,
+            submission_digest=digest if submission_key else None,
+            areas=[IncidentArea(local_authority=report.local_authority, position=0)],
+        )
+        db.session.add(incident)
+        timeline.record(
+            incident,
+            EventKind.OPENED,
+            by=actor,
+            exercise=report.exercise,
+            type=report.type,
+            local_authority=report.local_authority,
+            agencies=len(plan.agencies),
+            offers=len(plan.offers),
+            playbook=playbook_digest[:12],
+        )
+        activate_agencies(incident, plan.agencies, actor)
+        for offer in plan.offers:
+            offer_support(incident, offer, actor)
+        schedule_response(incident, plan)
     db.session.flush()
     return incident
 

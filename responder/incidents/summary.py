@@ -17,12 +17,10 @@ from responder.clock import as_utc, now_utc
 from responder.extensions import db
 from responder.incidents.upcoming import Upcoming, UpcomingGroup
 from responder.models import (
-    ActionKind,
-    ActionState,
+    Deadline,
     EventKind,
     Incident,
     Tension,
-    TimedAction,
     TimelineEvent,
 )
 from responder.models.tension import TensionReading
@@ -69,14 +67,10 @@ def summary_band(
 
 
 def open_deadlines(incident: Incident) -> int:
-    """The playbook's deadlines not yet reached (one count per deadline, not its reminders)."""
+    """The playbook's deadlines not yet marked done (a missed one stays open until it is)."""
     return (
         db.session.scalar(
-            select(func.count()).where(
-                TimedAction.incident_id == incident.id,
-                TimedAction.kind == ActionKind.DEADLINE,
-                TimedAction.state == ActionState.PENDING,
-            )
+            select(func.count()).where(Deadline.incident_id == incident.id, Deadline.done_at.is_(None))
         )
         or 0
     )

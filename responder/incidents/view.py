@@ -9,6 +9,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from responder.clock import as_utc, now_utc
+from responder.deadlines import missed_deadline_counts
 from responder.extensions import db
 from responder.incidents.summary import tension_trend  # noqa: F401 - (at, level) pairs, for the reports
 from responder.models import (
@@ -16,6 +17,7 @@ from responder.models import (
     ActionState,
     Activation,
     ActivationState,
+    Channel,
     EventGroup,
     EventKind,
     Incident,
@@ -76,6 +78,18 @@ MESSAGE_STATES = {
     "failed": "failed",
     "cancelled": "not sent",
 }
+# How the board names a phone call's progress (a text's or an email's is its state).
+CALL_WORDS = {
+    "sent": "placed",
+    "delivered": "answered",
+    "acknowledged": "answered, 1 pressed (acknowledged)",
+    "declined": "answered, 2 pressed (declined)",
+    "no_key": "answered, no key pressed",
+    "no_answer": "not answered",
+    "busy": "not answered (busy)",
+    "voicemail": "not answered (voicemail)",
+    "failed": "failed",
+}
 
 
 @dataclass
@@ -84,6 +98,20 @@ class MessageLine:
 
     what: str  # "Alert", or "Alert to Bilal Kowalski" when not to the agency's lead
     messages: list[Message] = field(default_factory=list)
+
+    @property
+    def is_call(self) -> bool:
+        """A phone call: a line of its own, since what the person did is the news."""
+        return bool(self.messages) and self.messages[0].channel == Channel.VOICE
+
+    @property
+    def call_progress(self) -> str:
+        message = self.messages[-1]
+        if message.state == "failed":
+            return f"failed – {message.last_error}" if message.last_error else "failed"
+        return CALL_WORDS.get(
+            message.call_outcome or message.state, MESSAGE_STATES.get(message.state, message.state)
+        )
 
 
 @dataclass
@@ -136,7 +164,7 @@ def board(incident: Incident, naming: Naming) -> list[BoardGroup]:
             )
         elif message.contact_id != leads.get(message.activation_id):
             what += " to " + _named(naming, message.contact_id)
-        key = (message.kind, message.contact_id or message.recipient)
+        key = (message.kind, message.contact_id or message.recipient, message.channel == Channel.VOICE)
         line = lines.setdefault(message.activation_id, {}).setdefault(key, MessageLine(what))
         line.messages.append(message)
     groups = {slug: BoardGroup(LOCAL_AUTHORITIES.get(slug, slug)) for slug in incident.local_authorities}
@@ -273,6 +301,7 @@ class DashboardRow:
     overdue: int
     next_action_at: datetime | None
     failed_messages: int
+    missed_deadlines: int = 0
 
 
 def dashboard(
@@ -281,8 +310,8 @@ def dashboard(
     """Open incidents among ``visible`` (live, then exercises), newest first.
 
     A fixed number of statements however many incidents there are: the
-    incidents with their activations, the next timed action of each, and the
-    failed messages of each.
+    incidents with their activations, the next timed action of each, the
+    failed messages of each and the missed deadlines of each.
     """
     query = visible.options(selectinload(Incident.activations)).order_by(
         Incident.opened_at.desc(), Incident.id.desc()
@@ -302,13 +331,20 @@ def dashboard(
         ids,
     )
     failed = failed_message_counts(ids)
+    missed = missed_deadline_counts(ids)
     live, exercises = [], []
     now = now_utc()
     for incident in incidents:
         covered, expected = coverage(incident)
         overdue = sum(1 for a in incident.activations if is_overdue(a, now))
         row = DashboardRow(
-            incident, covered, expected, overdue, next_due.get(incident.id), failed.get(incident.id, 0)
+            incident,
+            covered,
+            expected,
+            overdue,
+            next_due.get(incident.id),
+            failed.get(incident.id, 0),
+            missed.get(incident.id, 0),
         )
         (exercises if incident.exercise else live).append(row)
     return live, exercises

@@ -2,8 +2,10 @@
 
 from responder.models.access_tokens import AccessToken, TokenPurpose
 from responder.models.audit import AuditEvent
+from responder.models.callouts import CalloutRecipient, CalloutTest, ConfirmedBy
 from responder.models.check_ins import CheckIn
 from responder.models.contacts import Contact
+from responder.models.deadlines import Deadline
 from responder.models.incidents import (
     LOCAL_AUTHORITIES,
     Activation,
@@ -19,6 +21,7 @@ from responder.models.incidents import (
 )
 from responder.models.messages import (
     LINK_PLACEHOLDER,
+    CallOutcome,
     Channel,
     Message,
     MessageKind,
@@ -28,6 +31,7 @@ from responder.models.messages import (
 )
 from responder.models.responses import AgencyResponse, ResponseChannel, ResponseKind
 from responder.models.reviews import RagStatus, ReviewAction, ReviewNote, ReviewNoteKind
+from responder.models.rotas import Rota, RotaShift, ShiftKind, ShiftOrigin
 from responder.models.scheduler_lease import SchedulerLease
 from responder.models.sharing import SharingRecord
 from responder.models.sign_in import (
@@ -55,9 +59,14 @@ __all__ = [
     "AgencyResponse",
     "ApiToken",
     "AuditEvent",
+    "CallOutcome",
+    "CalloutRecipient",
+    "CalloutTest",
     "Channel",
     "CheckIn",
+    "ConfirmedBy",
     "Contact",
+    "Deadline",
     "EventGroup",
     "EventKind",
     "Incident",
@@ -80,9 +89,13 @@ __all__ = [
     "ReviewNote",
     "ReviewNoteKind",
     "Role",
+    "Rota",
+    "RotaShift",
     "SchedulerLease",
     "SessionEnd",
     "SharingRecord",
+    "ShiftKind",
+    "ShiftOrigin",
     "SignInMethod",
     "SignInThrottle",
     "StaffSession",

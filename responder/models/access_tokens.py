@@ -16,16 +16,17 @@ from responder.models.types import EnumText, UTCDateTime
 class TokenPurpose(enum.StrEnum):
     ACKNOWLEDGE = "ack"
     CHECK_IN = "check_in"
+    CALLOUT = "callout"  # a call-out test: "this number reaches me" (no activation)
 
 
 class AccessToken(db.Model):
-    """One contact's link to one activation. Only a hash of the token is kept."""
+    """One contact's link to one activation (or, for a call-out test, to none). Only a hash is kept."""
 
     __tablename__ = "access_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     purpose: Mapped[TokenPurpose] = mapped_column(EnumText(TokenPurpose, 16))
-    activation_id: Mapped[int] = mapped_column(ForeignKey("activations.id"), index=True)
+    activation_id: Mapped[int | None] = mapped_column(ForeignKey("activations.id"), index=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     # Random, and useless without SECRET_KEY: the token is an HMAC of it.
     nonce: Mapped[str] = mapped_column(String(32))

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from responder.clock import now_utc
@@ -194,6 +194,8 @@ class Activation(db.Model):
     activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Seconds from the alert to the acknowledgement, written with it: /metrics sums these in SQL.
+    acknowledged_after_seconds: Mapped[float | None] = mapped_column(Float)
     # Four digits a lead can text back ("YES 4821"). Unique while held; released
     # when links expire or the incident closes, so a reply never hits the wrong incident.
     reply_code: Mapped[str | None] = mapped_column(String(4), unique=True)

@@ -16,6 +16,7 @@ from responder.models.types import EnumText, UTCDateTime
 class Channel(enum.StrEnum):
     SMS = "sms"
     EMAIL = "email"
+    VOICE = "voice"  # a phone call beside a rung's text (responder.responses.phone_calls)
 
 
 class MessageState(enum.StrEnum):
@@ -36,6 +37,24 @@ class MessageKind(enum.StrEnum):
     STAND_DOWN = "stand_down"  # the response is standing down: thank you
     REPLY_ANSWER = "reply_answer"  # answers a text a lead sent in, when the provider cannot answer at once
     SIGN_IN_NOTICE = "sign_in_notice"  # to a staff member: repeated failed sign-ins to their account
+    CALLOUT_TEST = "callout_test"  # "does this number reach you?": no incident (responder.callouts)
+
+
+class CallOutcome(enum.StrEnum):
+    """What became of a phone call once Twilio placed it (``Message.call_outcome``, voice only)."""
+
+    ACKNOWLEDGED = "acknowledged"  # a person pressed 1
+    DECLINED = "declined"  # a person pressed 2
+    NO_KEY = "no_key"  # answered, but no key was pressed
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    VOICEMAIL = "voicemail"  # a machine answered (machine detection): Responder hung up
+    FAILED = "failed"  # Twilio could not place it
+
+    @property
+    def answered(self) -> bool:
+        """A person heard the call and chose a key."""
+        return self in (CallOutcome.ACKNOWLEDGED, CallOutcome.DECLINED)
 
 
 # The text "{link}" in a stored body stands for the recipient's access link.
@@ -64,6 +83,9 @@ class Message(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     provider_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     provider_status: Mapped[str | None] = mapped_column(String(32))
+    # A phone call only: what the person (or their voicemail) did. Set once: a repeated
+    # webhook finds it set and changes nothing.
+    call_outcome: Mapped[CallOutcome | None] = mapped_column(EnumText(CallOutcome, 16))
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -21,6 +21,7 @@ class ResponseKind(enum.StrEnum):
 class ResponseChannel(enum.StrEnum):
     LINK = "link"
     SMS_REPLY = "sms_reply"
+    PHONE_CALL = "phone_call"  # a key pressed during Responder's call
 
 
 class AgencyResponse(db.Model):

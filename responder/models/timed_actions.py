@@ -47,6 +47,8 @@ class TimedAction(db.Model):
     activation_id: Mapped[int | None] = mapped_column(ForeignKey("activations.id"), index=True)
     # Set for a check-in's reminder and missed flag.
     check_in_id: Mapped[int | None] = mapped_column(ForeignKey("check_ins.id"))
+    # Set for a deadline's "due now" notice and its reminder: marking it done cancels them.
+    deadline_id: Mapped[int | None] = mapped_column(ForeignKey("deadlines.id"), index=True)
     kind: Mapped[ActionKind] = mapped_column(EnumText(ActionKind, 24))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     state: Mapped[ActionState] = mapped_column(EnumText(ActionState, 16), default=ActionState.PENDING)
@@ -65,6 +67,7 @@ class TimedAction(db.Model):
     incident = relationship("Incident")
     activation = relationship("Activation")
     check_in = relationship("CheckIn", foreign_keys=[check_in_id])
+    deadline = relationship("Deadline")
 
     def __repr__(self) -> str:
         return f"<TimedAction {self.id} {self.kind} {self.state} due {self.due_at:%Y-%m-%d %H:%M:%S}>"

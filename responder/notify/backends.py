@@ -2,7 +2,8 @@
 
 ``SMS_BACKEND`` is ``outbox``, ``twilio`` or ``notify``; ``EMAIL_BACKEND`` is
 ``outbox``, ``smtp`` or ``notify`` (design section 3); any mixture works, e.g.
-Twilio for texts and GOV.UK Notify for email. A backend is used from the sender's event loop
+Twilio for texts and GOV.UK Notify for email. ``VOICE_BACKEND`` (phone calls)
+is ``outbox``, ``twilio`` or ``off``. A backend is used from the sender's event loop
 (responder.notify.sender). It gets an :class:`OutgoingMessage` (plain values,
 already rendered, so no database work happens while a provider is slow) and:
 
@@ -117,8 +118,36 @@ class DevOutbox:
         return None
 
 
+class NoVoiceProvider:
+    """VOICE_BACKEND=off: no call is queued; one left from before fails, saying why."""
+
+    provider_name = "no voice provider"
+
+    async def send(self, message: OutgoingMessage) -> Receipt:
+        raise PermanentDeliveryError("no call was placed: VOICE_BACKEND is off")
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
 SMS_BACKENDS = ("outbox", "twilio", "notify")
 EMAIL_BACKENDS = ("outbox", "smtp", "notify")
+VOICE_BACKENDS = ("outbox", "twilio", "off")
+
+
+def voice_backend(config: Mapping[str, Any]) -> str:
+    """VOICE_BACKEND; unset, calls follow the texts: Twilio when it has a number to call from, else off
+    (a Messaging Service cannot place calls), and the dev outbox beside the outbox."""
+    if config.get("VOICE_BACKEND"):
+        return config["VOICE_BACKEND"]
+    if config.get("SMS_BACKEND") == "twilio":
+        from responder.notify.voice_twilio import voice_sender
+
+        return "twilio" if voice_sender(config) else "off"
+    return "outbox" if config.get("SMS_BACKEND") == "outbox" else "off"
 
 
 def backends_from_config(config: Mapping[str, Any]) -> dict[str, Backend]:
@@ -127,7 +156,11 @@ def backends_from_config(config: Mapping[str, Any]) -> dict[str, Backend]:
     Build them inside the event loop that will use them: Twilio's asynchronous
     client opens its connection pool there.
     """
-    return {Channel.SMS: _sms_backend(config), Channel.EMAIL: _email_backend(config)}
+    return {
+        Channel.SMS: _sms_backend(config),
+        Channel.EMAIL: _email_backend(config),
+        Channel.VOICE: _voice_backend(config),
+    }
 
 
 def check_backend_settings(config: Mapping[str, Any]) -> None:
@@ -152,6 +185,14 @@ def backend_setting_problems(config: Mapping[str, Any]) -> list[str]:
 
         if missing := missing_settings(config):
             problems.append(f"SMS_BACKEND is 'twilio' but {', '.join(missing)} is not set")
+    voice = voice_backend(config)
+    if voice not in VOICE_BACKENDS:
+        problems.append(f"VOICE_BACKEND must be one of {', '.join(VOICE_BACKENDS)}, not {voice!r}")
+    elif voice == "twilio":
+        from responder.notify.voice_twilio import settings_problem
+
+        if problem := settings_problem(config):
+            problems.append(problem)
     if config["EMAIL_BACKEND"] == "smtp":
         if not config.get("SMTP_HOST"):
             problems.append("EMAIL_BACKEND is 'smtp' but SMTP_HOST is not set")
@@ -180,6 +221,16 @@ def _sms_backend(config: Mapping[str, Any]) -> Backend:
 
         return NotifyBackend.from_config(config, Channel.SMS)
     return DevOutbox()
+
+
+def _voice_backend(config: Mapping[str, Any]) -> Backend:
+    check_backend_settings(config)
+    voice = voice_backend(config)
+    if voice == "twilio":
+        from responder.notify.voice_twilio import TwilioVoice
+
+        return TwilioVoice.from_config(config)
+    return DevOutbox() if voice == "outbox" else NoVoiceProvider()
 
 
 def _email_backend(config: Mapping[str, Any]) -> Backend:

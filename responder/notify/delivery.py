@@ -41,7 +41,7 @@ from sqlalchemy.orm import selectinload
 from responder import timeline
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models import Channel, EventKind, Message, MessageState, ProviderStatus
+from responder.models import Channel, EventKind, Message, MessageKind, MessageState, ProviderStatus
 from responder.notify.backends import OutgoingMessage, Receipt
 from responder.notify.outbox import email_fallback, rendered_body
 from responder.notify.sms_twilio import describe_twilio_error
@@ -325,7 +325,12 @@ def _still_ours(message: Message | None, claim: Claim) -> bool:
 
 
 def _fall_back_to_email(text: Message, why: str) -> None:
-    """A text with no email beside it gets one, if its recipient has an address; say so on the timeline."""
+    """A text with no email beside it gets one, if its recipient has an address; say so on the timeline.
+
+    Not a call-out test's: it asks whether the number works, and an email would answer for it.
+    """
+    if text.kind == MessageKind.CALLOUT_TEST:
+        return
     if _twin(text) is not None or text.contact is None or not text.contact.email:
         return
     email = email_fallback(text)
@@ -402,6 +407,20 @@ def record_receipt(receipt: DeliveryReceipt) -> Message | None:
         if message.channel == Channel.SMS:
             _fall_back_to_email(message, f"the text failed ({message.last_error})")
     return message
+
+
+def record_call_failure(message: Message, error_code: str | None = None) -> None:
+    """Twilio accepted a call but could not place it: the call failed, with the reason, on the timeline."""
+    reason = describe_twilio_error(error_code) if error_code else "Twilio could not place the call"
+    failed = db.session.execute(
+        update(Message)
+        .where(Message.id == message.id, Message.state.in_((MessageState.SENT, MessageState.DELIVERED)))
+        .values(state=MessageState.FAILED, failed_at=now_utc(), last_error=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(message)
+    if failed:
+        _record_failed(message)
 
 
 # --- the providers' health ---------------------------------------------------------

@@ -99,7 +99,7 @@ def queue_response_notice(activation: Activation, what: str, *, urgent: bool) ->
     Email only for acknowledgements; a decline also texts the duty manager,
     because somebody may need to act on it now.
     """
-    from sqlalchemy import select
+    from responder.rotas import on_duty
 
     incident = activation.incident
     prefix = "EXERCISE " if incident.exercise else ""
@@ -110,9 +110,8 @@ def queue_response_notice(activation: Activation, what: str, *, urgent: bool) ->
     officer = incident.opened_by
     if officer is not None:
         messages.append(_notice(activation, Channel.EMAIL, officer.email, text, subject))
-    role = incident.frozen_playbooks.home.duty_manager
-    manager = db.session.scalar(select(Contact).where(Contact.key == role, Contact.active.is_(True)))
-    if manager is not None:
+    # Whoever is on duty as the duty manager now (responder.rotas): both, if two are.
+    for manager in on_duty(incident.frozen_playbooks.home.duty_manager).contacts:
         email = _notice(activation, Channel.EMAIL, manager.email, text, subject, manager)
         messages.append(email)
         if urgent:

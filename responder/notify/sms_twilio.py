@@ -58,7 +58,10 @@ CLOCK_SKEW = timedelta(minutes=2)
 # status callback (https://www.twilio.com/docs/api/errors).
 TWILIO_ERRORS = {
     20003: "Twilio refused Responder's credentials (check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)",
+    21210: "the calling number (TWILIO_VOICE_FROM) is not one of the account's numbers",
     21211: "the phone number is not valid",
+    21215: "Twilio is not allowed to call this country from this account",
+    21217: "the phone number does not appear to be valid",
     21408: "Twilio is not allowed to send SMS to this country from this account",
     21606: "the sending number (TWILIO_FROM) cannot send SMS",
     21608: "a Twilio trial account can only send to verified numbers",

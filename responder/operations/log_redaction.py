@@ -1,8 +1,9 @@
 """Keep link tokens and query strings out of logs.
 
-Request lines name /a/<token> and /c/<token>, and their query strings may carry
-anything (an export's purpose, a directory search): every log line any server
-writes (the development server, gunicorn, the app) goes through :func:`redact`.
+Request lines name /a/<token>, /c/<token> and /t/<token> (a call-out test), and
+their query strings may carry anything (an export's purpose, a directory
+search): every log line any server writes (the development server, gunicorn,
+the app) goes through :func:`redact`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
-_TOKEN_PATH = re.compile(r"(/[ac]/)[A-Za-z0-9_\-]{6,}")
+_TOKEN_PATH = re.compile(r"(/[act]/)[A-Za-z0-9_\-]{6,}")
 REDACTED = r"\1[redacted]"
 # "GET /path?query HTTP/1.1" and the like: the query goes, the path stays.
 _QUERY_IN_REQUEST = re.compile(r"(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT) (\S*?)\?[^\s\"']*")

@@ -21,9 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from responder.models import Channel
-from responder.notify.backends import ConfigurationError, DeliveryError, check_backend_settings
+from responder.notify.backends import (
+    ConfigurationError,
+    DeliveryError,
+    check_backend_settings,
+    voice_backend,
+)
 
-CHANNEL_WORDS = {Channel.SMS: "SMS", Channel.EMAIL: "email"}
+CHANNEL_WORDS = {Channel.SMS: "SMS", Channel.EMAIL: "email", Channel.VOICE: "phone calls"}
 
 
 @dataclass(frozen=True)
@@ -36,14 +41,20 @@ class ProviderCheck:
     detail: str
 
     def line(self) -> str:
-        channels = " and ".join(CHANNEL_WORDS[channel] for channel in self.channels)
+        words = [CHANNEL_WORDS[channel] for channel in self.channels]
+        channels = " and ".join(words) if len(words) < 3 else f"{', '.join(words[:-1])} and {words[-1]}"
         return f"{'ok    ' if self.ok else 'FAILED'} {channels} via {self.provider}: {self.detail}"
 
 
 def check_providers(config: Mapping[str, Any]) -> list[ProviderCheck]:
-    """Ask every provider that SMS_BACKEND and EMAIL_BACKEND name, once each. Raises ConfigurationError."""
+    """Ask every provider that SMS_BACKEND, EMAIL_BACKEND and VOICE_BACKEND name, once each.
+
+    Raises ConfigurationError.
+    """
     check_backend_settings(config)
     chosen = {Channel.SMS: config["SMS_BACKEND"], Channel.EMAIL: config["EMAIL_BACKEND"]}
+    if (voice := voice_backend(config)) != "off":
+        chosen[Channel.VOICE] = voice
     by_backend: dict[str, list[str]] = {}
     for channel, backend in chosen.items():
         by_backend.setdefault(backend, []).append(channel)

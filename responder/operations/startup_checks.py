@@ -55,6 +55,8 @@ def _production_problems(config) -> list[str]:
         problems.append(reason)
     if config["SMS_BACKEND"] == "outbox" or config["EMAIL_BACKEND"] == "outbox":
         problems.append("SMS_BACKEND and EMAIL_BACKEND must not be 'outbox' (nothing would be sent)")
+    if config.get("VOICE_BACKEND") == "outbox":  # unset, it follows SMS_BACKEND, refused above if outbox
+        problems.append("VOICE_BACKEND must be 'twilio' or 'off', not 'outbox' (no call would be placed)")
     if not config["PUBLIC_BASE_URL"].startswith("https://"):
         problems.append("PUBLIC_BASE_URL must be an https:// address")
     if not config.get("RATELIMIT_STORAGE_URI"):

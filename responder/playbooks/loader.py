@@ -292,7 +292,7 @@ def build_playbook(data: dict, *, file: str = "", lines: dict | None = None) -> 
         agencies=_agencies(data["agencies"], data["local_authority"]),
         offers=_offers(data["support_offers"], data["local_authority"]),
         rules=rules,
-        steps=tuple(Step(**step) for step in data["steps"]),
+        steps=tuple(Step(**{**step, "call": tuple(step.get("call", ()))}) for step in data["steps"]),
         raw=_plain(data),
     )
 

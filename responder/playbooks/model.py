@@ -63,6 +63,7 @@ class Step:
     do: str  # alert | check_in | deadline
     ack_within: Duration | None = None
     escalate_every: Duration | None = None
+    call: tuple[str, ...] = ()  # rungs phoned as well as texted (an alert step's ``call``)
     name: str | None = None
     notify: str | None = None
     remind_before: Duration | None = None

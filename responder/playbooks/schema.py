@@ -40,6 +40,8 @@ SHARING_BASES = {
 # Section 16 PCSC 2022 does not cover patient or health and social care data.
 S16_EXCLUDED_SECTORS = ("health", "childrens_social_care")
 STEP_ACTIONS = ("alert", "check_in", "deadline")
+# The rungs of every escalation ladder, as an alert step's ``call`` names them.
+RUNGS = ("lead", "deputy", "duty_manager", "on_call")
 
 ID = validate.Regexp(
     r"^[a-z0-9][a-z0-9-]{0,79}$",
@@ -122,6 +124,10 @@ class StepSchema(Schema):
     do = fields.String(required=True, validate=validate.OneOf(STEP_ACTIONS))
     ack_within = DurationField()
     escalate_every = DurationField()
+    # Rungs that are phoned as well as texted when the alert reaches them.
+    call = fields.List(
+        fields.String(validate=validate.OneOf(RUNGS, error="must be one of: " + ", ".join(RUNGS)))
+    )
     name = fields.String(validate=validate.Length(min=1, max=200))
     notify = fields.String(validate=ID)
     remind_before = DurationField()
@@ -130,11 +136,11 @@ class StepSchema(Schema):
     def _fits_action(self, data, **kwargs):
         action = data.get("do")
         allowed = {
-            "alert": {"ack_within", "escalate_every"},
+            "alert": {"ack_within", "escalate_every", "call"},
             "check_in": set(),
             "deadline": {"name", "notify", "remind_before"},
         }.get(action, set())
-        for key in ("ack_within", "escalate_every", "name", "notify", "remind_before"):
+        for key in ("ack_within", "escalate_every", "call", "name", "notify", "remind_before"):
             if key in data and key not in allowed:
                 raise ValidationError(f"not used by a {action} step", key)
         if action == "alert" and "ack_within" not in data:
@@ -146,6 +152,9 @@ class StepSchema(Schema):
         for key in ("ack_within", "escalate_every"):
             if key in data and data[key].is_working_days:
                 raise ValidationError("use minutes or hours, not working days", key)
+        for index, rung in enumerate(data.get("call", [])):
+            if rung in data["call"][:index]:
+                raise ValidationError({"call": {index: [f"{rung} is listed twice"]}})
 
 
 class _PlaybookBase(Schema):

@@ -23,12 +23,18 @@ from responder.links import public_url
 from responder.models import AccessToken, Activation, Contact, TokenPurpose
 
 # Path prefix per purpose (design section 5).
-LINK_PATHS = {TokenPurpose.ACKNOWLEDGE: "a", TokenPurpose.CHECK_IN: "c"}
+LINK_PATHS = {TokenPurpose.ACKNOWLEDGE: "a", TokenPurpose.CHECK_IN: "c", TokenPurpose.CALLOUT: "t"}
 _TOKEN_CHARS = 32  # 192 bits of HMAC output, URL-safe
 
 
-def issue_token(purpose: TokenPurpose, activation: Activation, contact: Contact) -> AccessToken:
-    """Create a token row for the caller's transaction.
+def issue_token(
+    purpose: TokenPurpose,
+    activation: Activation | None,
+    contact: Contact,
+    *,
+    expires_at: datetime | None = None,
+) -> AccessToken:
+    """Create a token row for the caller's transaction (a call-out test's has no activation).
 
     The token does not depend on the row's id, so nothing is flushed here:
     an incident activating forty agencies inserts its tokens in one go.
@@ -38,7 +44,7 @@ def issue_token(purpose: TokenPurpose, activation: Activation, contact: Contact)
         activation=activation,
         contact=contact,
         nonce=secrets.token_hex(16),
-        expires_at=now_utc() + current_app.config["ACCESS_TOKEN_TTL"],
+        expires_at=expires_at or now_utc() + current_app.config["ACCESS_TOKEN_TTL"],
     )
     row.token_hash = hash_token(token_value(row))
     db.session.add(row)

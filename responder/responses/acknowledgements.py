@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from responder import timeline
-from responder.clock import now_utc
+from responder.clock import as_utc, now_utc
 from responder.extensions import db
 from responder.incidents import lifecycle
 from responder.incidents.guard import takes_cover
@@ -29,7 +29,8 @@ from responder.models import (
     ResponseKind,
 )
 from responder.notify.outbox import queue_response_notice
-from responder.responses.escalation import LEVEL_NAMES, Rung, alert_next_level, ladder
+from responder.responses.escalation import LEVEL_NAMES, Rung, alert_next_level, rung_of
+from responder.responses.phone_calls import cancel_pending_calls
 from responder.timeline import Actor
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,11 @@ DECLINE_REASONS = {
     "unavailable": "Unavailable",
     "other": "Other",
 }
-CHANNEL_WORDS = {ResponseChannel.LINK: "by link", ResponseChannel.SMS_REPLY: "by SMS reply"}
+CHANNEL_WORDS = {
+    ResponseChannel.LINK: "by link",
+    ResponseChannel.SMS_REPLY: "by SMS reply",
+    ResponseChannel.PHONE_CALL: "by phone call",
+}
 
 
 @dataclass(frozen=True)
@@ -74,10 +79,16 @@ def acknowledge(
     if not takes_cover(activation.incident):
         return _late(activation, contact, channel, "acknowledgement", note)
     at = now_utc()
+    took = max(0.0, (at - as_utc(activation.activated_at)).total_seconds())
     won = db.session.execute(
         update(Activation)
         .where(Activation.id == activation.id, Activation.state.in_(OPEN_STATES))
-        .values(state=ActivationState.COVERED, acknowledged_by_id=contact.id, acknowledged_at=at)
+        .values(
+            state=ActivationState.COVERED,
+            acknowledged_by_id=contact.id,
+            acknowledged_at=at,
+            acknowledged_after_seconds=took,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     if not won:
@@ -105,6 +116,7 @@ def acknowledge(
         role=getattr(_rung(activation, contact), "role", None),
     )
     _stop_escalation(activation)
+    cancel_pending_calls(activation, f"{activation.agency_name} is covered")
     lifecycle.mark_active(activation.incident, Actor.of(contact), activation.agency_key)
     queue_response_notice(activation, f"{activation.agency_name} has acknowledged", urgent=False)
     return Outcome("acknowledged", activation, contact, at)
@@ -148,6 +160,7 @@ def decline(activation: Activation, contact: Contact, channel: ResponseChannel, 
         role=getattr(rung, "role", None),
     )
     handed_to = None
+    cancel_pending_calls(activation, "they declined", contact=contact)
     if _holds_the_alert(activation, contact):
         who = rung.name if rung is not None else "contact"
         alerted = alert_next_level(activation, reason=f"the {who} declined", actor=Actor.of(contact))
@@ -214,13 +227,14 @@ def _earlier_response(activation: Activation, contact: Contact, kind: ResponseKi
 
 
 def _rung(activation: Activation, contact: Contact) -> Rung | None:
-    """The rung of the ladder the contact answered as, if they hold one."""
-    return next((rung for rung in ladder(activation) if rung.role == contact.key), None)
+    """The rung of the ladder the contact answered as (a rota holder: the rung they were alerted on)."""
+    return rung_of(activation, contact)
 
 
 def _holds_the_alert(activation: Activation, contact: Contact) -> bool:
     """True when the alert currently rests with this contact's rung."""
-    return ladder(activation)[activation.escalation_level].role == contact.key
+    rung = rung_of(activation, contact)
+    return rung is not None and rung.level == activation.escalation_level
 
 
 def _stop_escalation(activation: Activation) -> None:

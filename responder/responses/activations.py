@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import select
-
 from responder import timeline
 from responder.clock import now_utc
 from responder.extensions import db
@@ -19,7 +17,6 @@ from responder.incidents.guard import Change, guarded
 from responder.models import (
     Activation,
     ActivationState,
-    Contact,
     EventKind,
     Incident,
     IncidentArea,
@@ -32,7 +29,10 @@ from responder.playbooks.model import Agency, Offer
 from responder.playbooks.registry import current_playbooks
 from responder.playbooks.schema import SHARING_BASES
 from responder.responses import reply_codes
+from responder.responses.escalation import alert_next_level, ladder, record_rota_gap, with_duty
 from responder.responses.organisation_names import NotAName, checked_organisation_name
+from responder.responses.phone_calls import call_rung
+from responder.rotas import DutySource, OnDuty, on_duty, on_duty_for
 from responder.scheduling.schedule import schedule_next_escalation
 from responder.timeline import Actor
 
@@ -49,13 +49,14 @@ def activate_agencies(
 ) -> list[Activation]:
     """Activate each agency not already active for the incident, alerting its lead.
 
+    Each lead role is resolved now, to whoever is on duty (responder.rotas).
     ``why`` goes on each alert's sharing record.
     """
     already = {a.agency_key for a in incident.activations}
     fresh = [agency for agency in agencies if agency.key not in already]
-    contacts = _active_contacts({a.lead for a in fresh} | {a.deputy for a in fresh if a.deputy})
+    duty = on_duty_for({a.lead for a in fresh} | {a.deputy for a in fresh if a.deputy})
     codes = iter(reply_codes.allocate(len(fresh)))
-    return [_activate(incident, agency, contacts, actor, next(codes), why) for agency in fresh]
+    return [_activate(incident, agency, duty, actor, next(codes), why) for agency in fresh]
 
 
 def offer_support(incident: Incident, offer: Offer, actor: Actor) -> OfferActivation | None:
@@ -92,7 +93,7 @@ def add_ad_hoc_agency(
     """An agency no playbook names, reached through a contact already in the directory."""
     if sharing_basis not in SHARING_BASES:
         raise ActivationError("Choose the lawful basis for sharing incident information with this agency.")
-    if db.session.scalar(select(Contact).where(Contact.key == lead_role, Contact.active.is_(True))) is None:
+    if on_duty(lead_role).source == DutySource.NOBODY:
         raise ActivationError(f"No active contact with role {lead_role!r} in the contact directory.")
     name = _organisation_name(name)
     key = _ad_hoc_key(name, "agency")
@@ -198,9 +199,11 @@ def _add(incident: Incident, user: User, agency: Agency, reason: str) -> Activat
 
 
 def _activate(
-    incident: Incident, agency: Agency, contacts: dict[str, Contact], actor: Actor, code: str, why: str
+    incident: Incident, agency: Agency, duty: dict[str, OnDuty], actor: Actor, code: str, why: str
 ) -> Activation:
-    lead = contacts.get(agency.lead)
+    lead_duty = duty.get(agency.lead) or on_duty(agency.lead)
+    lead = lead_duty.contact
+    deputy = duty[agency.deputy].contact if agency.deputy in duty else None
     activation = Activation(
         incident=incident,
         agency_key=agency.key,
@@ -209,19 +212,35 @@ def _activate(
         lead_role=agency.lead,
         deputy_role=agency.deputy,
         lead_contact=lead,
-        deputy_contact=contacts.get(agency.deputy) if agency.deputy else None,
+        deputy_contact=deputy,
         state=ActivationState.ALERTED if lead else ActivationState.NO_CONTACT,
+        escalation_level=0,
         activated_at=now_utc(),
-        reply_code=code if lead else None,
+        reply_code=code if lead or lead_duty.is_gap else None,
     )
     db.session.add(activation)
+    if lead_duty.source == DutySource.GAP:
+        # Nobody on duty on the lead's rota and no fixed contact: the next rung, at once.
+        record_rota_gap(activation, ladder(activation)[0], lead_duty, actor)
+        if alert_next_level(activation, "nobody was on duty for the lead", actor) is None:
+            activation.reply_code = None
+        return activation
     if lead is None:
         timeline.record(incident, EventKind.CONTACT_MISSING, agency_key=agency.key, role=agency.lead)
         return activation
-    queue_alert(incident, activation, lead, shared_by=actor, purpose=why)
-    timeline.record(
-        incident, EventKind.ALERT_QUEUED, by=actor, contact=lead, agency_key=agency.key, role=agency.lead
-    )
+    for contact in lead_duty.contacts:
+        queue_alert(incident, activation, contact, shared_by=actor, purpose=with_duty(why, lead_duty))
+        called = call_rung(activation, "lead", contact, shared_by=actor, duty_note=lead_duty.sharing_note())
+        timeline.record(
+            incident,
+            EventKind.ALERT_QUEUED,
+            by=actor,
+            contact=contact,
+            agency_key=agency.key,
+            role=agency.lead,
+            called=called is not None or None,
+            **lead_duty.timeline_data(),
+        )
     return activation
 
 
@@ -235,8 +254,3 @@ def _organisation_name(raw: str) -> str:
 def _ad_hoc_key(name: str, fallback: str) -> str:
     """A stable id for something no playbook names, e.g. "adhoc-mosque-committee"."""
     return AD_HOC + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or fallback)
-
-
-def _active_contacts(keys: set[str]) -> dict[str, Contact]:
-    rows = db.session.scalars(select(Contact).where(Contact.key.in_(keys), Contact.active.is_(True)))
-    return {row.key: row for row in rows}

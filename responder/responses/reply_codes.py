@@ -2,7 +2,9 @@
 
 A code is unique among the activations that hold one (a database constraint),
 so a reply can never reach the wrong incident. Codes are released when the
-incident closes or the alert's links expire, and then reused.
+incident closes or the alert's links expire, and then reused. Call-out tests
+(responder.callouts) draw from the same pool: a code held by an alert is never
+given to a test, nor one held by a running test to an alert.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import select, update
 
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models import Activation
+from responder.models import Activation, CalloutRecipient, CalloutTest
 
 CODE_RANGE = range(1000, 10000)
 
@@ -32,20 +34,35 @@ class CodesExhausted(RuntimeError):
 
 
 def release_stale_codes() -> None:
-    """Free the codes of alerts whose links have expired."""
-    cutoff = now_utc() - current_app.config["ACCESS_TOKEN_TTL"]
+    """Free the codes of alerts whose links have expired, and of call-out tests that have ended."""
+    now = now_utc()
+    cutoff = now - current_app.config["ACCESS_TOKEN_TTL"]
     db.session.execute(
         update(Activation)
         .where(Activation.reply_code.is_not(None), Activation.activated_at < cutoff)
         .values(reply_code=None)
         .execution_options(synchronize_session=False)
     )
+    ended = select(CalloutTest.id).where(CalloutTest.ends_at <= now)
+    db.session.execute(
+        update(CalloutRecipient)
+        .where(CalloutRecipient.reply_code.is_not(None), CalloutRecipient.test_id.in_(ended))
+        .values(reply_code=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def held_codes() -> set[str]:
+    """Every code an alert or a running call-out test holds."""
+    alerts = select(Activation.reply_code).where(Activation.reply_code.is_not(None))
+    tests = select(CalloutRecipient.reply_code).where(CalloutRecipient.reply_code.is_not(None))
+    return set(db.session.scalars(alerts.union(tests)))
 
 
 def allocate(count: int) -> list[str]:
     """``count`` free codes, at random, for the caller's transaction."""
     release_stale_codes()
-    held = set(db.session.scalars(select(Activation.reply_code).where(Activation.reply_code.is_not(None))))
+    held = held_codes()
     free = [str(code) for code in CODE_RANGE if str(code) not in held]
     if len(free) < count:
         raise CodesExhausted("no reply codes left: close finished incidents to release theirs")

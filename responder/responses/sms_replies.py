@@ -2,13 +2,17 @@
 
 Every reply gets an answer saying what happened or what to send. Anything
 ambiguous, unknown, or from a number not in the directory changes nothing.
-Answers carry references and codes only, never incident details.
+Answers carry references and codes only, never incident details. The same
+words confirm a call-out test ("YES 4821" with the test's code); a code is
+never held by an alert and a test at once, and a reply that could mean either
+is refused.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
+from responder.callouts import confirmations as callouts
 from responder.directory.contacts import ContactError, normalise_phone
 from responder.extensions import db
 from responder.models import (
@@ -41,6 +45,8 @@ def answer_sms(from_number: str, text: str) -> str:
     if reply is None:
         return f"Responder: sorry, we did not understand that. {HOW_TO_REPLY}"
     alerted = _alerted_activations(contacts)
+    if (test_answer := _callout_answer(callouts.open_for(contacts), alerted, reply)) is not None:
+        return test_answer
     target = _choose(alerted, reply)
     if isinstance(target, str):
         return target
@@ -70,6 +76,32 @@ def answer_received_text(provider: str, provider_id: str, from_number: str, text
     return queue_sms_answer(from_number, answer_sms(from_number, text))
 
 
+def _callout_answer(tests: list, alerted: list[Activation], reply: Reply) -> str | None:
+    """The answer if the reply is about a call-out test; None if it is about an alert."""
+    if not tests:
+        return None
+    if reply.code is not None:
+        matching = [test for test in tests if test.reply_code == reply.code]
+        if not matching:
+            return None
+        if any(activation.reply_code == reply.code for activation in alerted):
+            return (
+                f"Responder: code {reply.code} matches both an alert and a call-out test, so nothing was "
+                "recorded. Use the link in the message you are answering."
+            )
+        return callouts.answer_reply(matching[0], reply.verb)
+    unconfirmed = [test for test in tests if test.confirmed_at is None]
+    if not unconfirmed:
+        return None
+    if _waiting(alerted) or len(unconfirmed) > 1:
+        return f"Responder: more than one message is waiting for your answer. {HOW_TO_REPLY}"
+    return callouts.answer_reply(unconfirmed[0], reply.verb)
+
+
+def _waiting(alerted: list[Activation]) -> list[Activation]:
+    return [a for a in alerted if a.state in acks.OPEN_STATES and a.incident.status != IncidentStatus.CLOSED]
+
+
 def _choose(alerted: list[Activation], reply: Reply) -> Activation | str:
     """The one activation the reply means, or the text explaining why it is unclear."""
     if reply.code is not None:
@@ -77,9 +109,7 @@ def _choose(alerted: list[Activation], reply: Reply) -> Activation | str:
             if activation.reply_code == reply.code:
                 return activation
         return f"Responder: code {reply.code} does not match an alert sent to this number. {HOW_TO_REPLY}"
-    waiting = [
-        a for a in alerted if a.state in acks.OPEN_STATES and a.incident.status != IncidentStatus.CLOSED
-    ]
+    waiting = _waiting(alerted)
     if len(waiting) == 1:
         return waiting[0]
     if not waiting:

@@ -3,8 +3,9 @@
 The ladder itself (lead -> deputy -> duty manager -> VRU regional on-call,
 skipping rungs without a contact) is responder.responses.escalation's. Here: whether
 the escalation is still needed, and when the next one falls due. After the
-top rung has had its time, one last escalation finds nobody left and marks
-the agency "not reached", so a manager sees it.
+top rung has had its time, one last escalation finds nobody left, marks
+the agency "not reached" and tells the officer who opened the incident and the
+duty manager (by text as well), so somebody acts on it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from responder.models import TimedAction
+from responder.notify.outbox import queue_response_notice
 from responder.playbooks import parse_duration
 from responder.responses.escalation import LEVEL_NAMES, alert_next_level
 from responder.scheduling.firing import Result, late_note
@@ -26,6 +28,8 @@ def fire_escalation(action: TimedAction, now: datetime) -> Result:
     reason = f"nobody acknowledged within {waited.describe()}{late_note(action)}"
     contact = alert_next_level(activation, reason=reason)
     if contact is None:
+        # The ladder is exhausted: whoever manages the response hears of it now, by text too.
+        queue_response_notice(activation, f"{activation.agency_name} could not be reached", urgent=True)
         return Result(f"nobody left to alert for {activation.agency_name}")
     follow_up = schedule_next_escalation(activation, after=now)
     return Result(

@@ -41,6 +41,8 @@ from responder.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
+# Actions already due when one fires go with it, this many at most, in one transaction.
+BATCH_SIZE = 100
 # A firing that raises this many times is marked failed, on the timeline, and left alone.
 MAX_ATTEMPTS = 5
 # Lateness beyond this is worth telling people about (an outage, not jitter).
@@ -92,6 +94,111 @@ def fire_timed_action(action_id: int) -> Fired | None:
         return None
 
 
+def fire_due_together(action_id: int, limit: int = BATCH_SIZE) -> list[Fired]:
+    """Fire ``action_id`` and every other pending action already due, in one unit of work.
+
+    Actions fall due together (a playbook's escalations for every agency, a
+    check-in round): one claim each, but one commit and one wake-up of the
+    sender for the lot. Taken oldest first, in one order, so two batches never
+    lock rows in opposite orders. If any action of the batch raises, the batch
+    is rolled back whole and each action fired on its own, so one failure is
+    recorded against its own row and holds up nothing else.
+    """
+    now = now_utc()
+    with unit_of_work():
+        others = db.session.scalars(
+            select(TimedAction.id)
+            .where(
+                TimedAction.state == ActionState.PENDING,
+                TimedAction.due_at <= now,
+                TimedAction.id != action_id,
+            )
+            .order_by(TimedAction.due_at, TimedAction.id)
+            .limit(limit - 1)
+        ).all()
+        wanted = [action_id, *others]
+        due = dict(
+            db.session.execute(
+                select(TimedAction.id, TimedAction.due_at).where(TimedAction.id.in_(wanted))
+            ).all()
+        )
+    batch = sorted(due, key=lambda row_id: (due[row_id], row_id))
+    if len(batch) <= 1:
+        fired = fire_timed_action(action_id)
+        return [fired] if fired is not None else []
+    try:
+        with unit_of_work():
+            return _fire_batch(batch, now_utc())
+    except Exception as error:
+        if is_unavailable(error):
+            log.warning("timed actions: the database is unavailable; the next sweep fires %d", len(batch))
+            return []
+        log.warning(
+            "a batch of %d timed actions failed together (%s); firing each on its own", len(batch), error
+        )
+    return [fired for row_id in batch if (fired := fire_timed_action(row_id)) is not None]
+
+
+def _fire_batch(batch: list[int], now: datetime) -> list[Fired]:
+    """Read the batch and what it is about in a few statements, then claim and carry out each in turn.
+
+    Locks as one action does, a kind at a time: the incidents (shared), then the
+    activations and check-ins, each in id order, then each action as it is
+    claimed. Each is claimed just before it runs, not all at once, so an
+    action sees the batch's earlier ones as done and its later ones as still
+    pending, exactly as if they had fired one by one (a check-in round
+    superseded by a later one, an escalation already cancelled).
+    """
+    actions = db.session.scalars(
+        select(TimedAction)
+        .where(TimedAction.id.in_(batch), TimedAction.state == ActionState.PENDING)
+        .execution_options(populate_existing=True)
+    ).all()
+    if not actions:
+        return []
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        _load_all_subjects(actions)
+    order = {row_id: position for position, row_id in enumerate(batch)}
+    results = []
+    # One flush for the batch, at the end. Nothing a handler looks up is something an earlier
+    # handler of the batch added: they read contacts, and the actions' own states, which the
+    # claims and cancellations write straight to the database (UPDATE), so those are seen.
+    with db.session.no_autoflush:
+        for action in sorted(actions, key=lambda action: order[action.id]):
+            claimed = db.session.execute(
+                update(TimedAction)
+                .where(TimedAction.id == action.id, TimedAction.state == ActionState.PENDING)
+                .values(state=ActionState.FIRED, fired_at=now, attempts=TimedAction.attempts + 1)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if claimed != 1:
+                continue
+            if not postgres and not results:
+                _load_all_subjects(actions)  # SQLite: fresh, inside the write lock the first claim took
+            results.append((action, _carry_out(action, now)))
+    db.session.flush()
+    return [_fired(action, result) for action, result in results]
+
+
+def _load_all_subjects(actions: list[TimedAction]) -> None:
+    """What the actions are about, fresh, in as many statements as there are kinds of subject."""
+
+    def load(model, ids: set[int], **lock) -> None:
+        if ids:
+            db.session.execute(
+                select(model)
+                .where(model.id.in_(sorted(ids)))
+                .order_by(model.id)
+                .with_for_update(**lock)
+                .execution_options(populate_existing=True)
+            ).scalars().all()
+
+    load(Incident, {a.incident_id for a in actions}, read=True)
+    load(Activation, {a.activation_id for a in actions if a.activation_id is not None})
+    load(CheckIn, {a.check_in_id for a in actions if a.check_in_id is not None})
+
+
 def _fire(action_id: int) -> Fired | None:
     action = db.session.get(TimedAction, action_id, populate_existing=True)
     if action is None or action.state != ActionState.PENDING:
@@ -99,7 +206,9 @@ def _fire(action_id: int) -> Fired | None:
     now = now_utc()
     if not _claim(action, now):
         return None
-    return _carry_out(action, now)
+    result = _carry_out(action, now)
+    db.session.flush()
+    return _fired(action, result)
 
 
 def fire_due_actions(now: datetime | None = None, limit: int | None = None) -> list[Fired]:
@@ -163,8 +272,8 @@ def _load_subjects(action: TimedAction) -> None:
         load(CheckIn, action.check_in_id)
 
 
-def _carry_out(action: TimedAction, now: datetime) -> Fired:
-    # The claim wrote these; the ORM copy says so too, so the flush below keeps them.
+def _carry_out(action: TimedAction, now: datetime) -> Result:
+    # The claim wrote these; the ORM copy says so too, so the flush keeps them.
     action.fired_at = now
     action.attempts += 1
     action.lateness_seconds = max((now - action.due_at).total_seconds(), 0.0)
@@ -175,7 +284,11 @@ def _carry_out(action: TimedAction, now: datetime) -> Fired:
     action.state = ActionState.CANCELLED if result.cancelled else ActionState.FIRED
     action.outcome = result.outcome[:200]
     action.last_error = None
-    db.session.flush()
+    return result
+
+
+def _fired(action: TimedAction, result: Result) -> Fired:
+    """What the caller needs after the flush: the new actions' ids are known by then."""
     return Fired(
         action_id=action.id,
         state=action.state,

@@ -56,3 +56,19 @@ def retention_purge_job() -> None:
     with runtime.app.app_context(), unit_of_work():
         results = purge_due()
     log.info("retention purge: %s incident(s) purged", len(results))
+
+
+def extend_rotas_job() -> None:
+    """Nightly: expand calendar rotas' recurring shifts ROTA_WINDOW_DAYS ahead (responder.rotas.importing)."""
+    from responder.scheduling.runtime import leading_runtime
+
+    runtime = leading_runtime()
+    if runtime is None:
+        return
+    from responder.rotas.importing import extend_calendar_rotas
+    from responder.unit_of_work import unit_of_work
+
+    with runtime.app.app_context(), unit_of_work():
+        lines = extend_calendar_rotas()
+    for line in lines:
+        log.info("rota extension: %s", line)

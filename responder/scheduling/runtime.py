@@ -52,7 +52,7 @@ from responder.extensions import db
 from responder.models import ActionState, TimedAction
 from responder.playbooks import registry
 from responder.scheduling import jobs
-from responder.scheduling.firing import fire_timed_action
+from responder.scheduling.firing import fire_due_together
 from responder.scheduling.job_store import TimedActionJobStore, build_job_store
 from responder.scheduling.lease import Lease, new_holder_name
 from responder.unit_of_work import unit_of_work
@@ -109,6 +109,8 @@ class SchedulerRuntime:
         # a job can deadlock its shutdown, which holds the job-store lock while it waits.
         self._wanted: queue.SimpleQueue[tuple[int, datetime | None]] = queue.SimpleQueue()
         self._jobstore: TimedActionJobStore | None = None
+        # One batch of timed actions at a time: the next job's batch starts after this one commits.
+        self._firing = threading.Lock()
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -155,17 +157,19 @@ class SchedulerRuntime:
         heartbeat.start()
         self._wanted = queue.SimpleQueue()
         self._jobstore = build_job_store(self.app)
-        self.scheduler = build_scheduler(self.app, self._jobstore)
+        scheduler = build_scheduler(self.app, self._jobstore)
         _leading = self
         try:
-            self.scheduler.start()
-            self._add_housekeeping(self.scheduler)
+            scheduler.start()
+            self._add_housekeeping(scheduler)
+            # Shown to the rest of the process once its housekeeping jobs are on it.
+            self.scheduler = scheduler
             self._add_wanted_jobs_until_stopped()
         finally:
             # Running jobs finish (they only queue requests now); queued requests are
             # dropped: their rows are still pending, so the next leader's sweep has them.
-            if self.scheduler.running:
-                self.scheduler.shutdown(wait=True)
+            if scheduler.running:
+                scheduler.shutdown(wait=True)
             # APScheduler's loop looks for due jobs once more after the store has
             # closed its engine; close what that reopened.
             self._jobstore.engine.dispose()
@@ -270,13 +274,28 @@ class SchedulerRuntime:
             jobstore="memory",
             replace_existing=True,
         )
+        hour, _, minute = self.app.config["ROTA_EXTEND_TIME"].partition(":")
+        scheduler.add_job(
+            jobs.extend_rotas_job,
+            "cron",
+            hour=int(hour),
+            minute=int(minute or 0),
+            timezone=self.app.config["TIMEZONE"],
+            id="rota-extend",
+            jobstore="memory",
+            replace_existing=True,
+        )
 
     # --- work (called from jobs) -----------------------------------------------
 
     def fire(self, action_id: int) -> None:
-        with self.app.app_context():
-            fired = fire_timed_action(action_id)
-        if fired is not None:
+        """Fire the action and whatever else is due with it (one batch at a time in this process).
+
+        The jobs of actions that went in another job's batch find them fired and do nothing.
+        """
+        with self._firing, self.app.app_context():
+            batch = fire_due_together(action_id)
+        for fired in batch:
             for follow_up_id, due_at in fired.follow_ups:
                 self._time(follow_up_id, due_at, now_utc())
 

@@ -21,6 +21,7 @@ from responder.models import (
     Activation,
     ActivationState,
     CheckIn,
+    Deadline,
     EventKind,
     Incident,
     TimedAction,
@@ -48,18 +49,27 @@ def schedule_response(incident: Incident, plan: ResponsePlan) -> list[TimedActio
         at = due_after(opened, step.at, zone)
         if step.do == "alert" and step.ack_within is not None:
             for activation in incident.activations:
-                if activation.state == ActivationState.ALERTED:
+                # Escalated already: nobody was on duty for the lead, so the deputy has it.
+                if activation.state in AWAITING_ANSWER:
                     due = due_after(at, step.ack_within, zone)
                     actions.append(_escalation(incident, activation, due, step.ack_within))
         elif step.do == "check_in":
             actions.append(add_action(incident, ActionKind.CHECK_IN, at, details={"step": str(step.at)}))
         elif step.do == "deadline":
+            deadline = Deadline(
+                incident=incident, name=step.name, step=str(step.at), notify_role=step.notify, due_at=at
+            )
+            db.session.add(deadline)
             details = {"name": step.name, "notify": step.notify, "due": at.isoformat(), "step": str(step.at)}
-            actions.append(add_action(incident, ActionKind.DEADLINE, at, details=details))
+            actions.append(add_action(incident, ActionKind.DEADLINE, at, deadline=deadline, details=details))
             if step.remind_before is not None:
                 remind_at = max(due_before(at, step.remind_before, zone), opened)
                 details = {**details, "before": str(step.remind_before)}
-                actions.append(add_action(incident, ActionKind.DEADLINE_REMINDER, remind_at, details=details))
+                actions.append(
+                    add_action(
+                        incident, ActionKind.DEADLINE_REMINDER, remind_at, deadline=deadline, details=details
+                    )
+                )
     return actions
 
 
@@ -70,12 +80,14 @@ def add_action(
     *,
     activation: Activation | None = None,
     check_in: CheckIn | None = None,
+    deadline: Deadline | None = None,
     details: dict[str, Any] | None = None,
 ) -> TimedAction:
     action = TimedAction(
         incident=incident,
         activation=activation,
         check_in=check_in,
+        deadline=deadline,
         kind=kind,
         due_at=due_at,
         state=ActionState.PENDING,
@@ -121,6 +133,11 @@ def cancel_incident_actions(incident: Incident, reason: str = "the incident was 
     if count:
         timeline.record(incident, EventKind.ACTIONS_CANCELLED, count=count, because=reason)
     return count
+
+
+def cancel_deadline_notices(deadline: Deadline, reason: str) -> int:
+    """Cancel a deadline's pending reminder and "due now" notice (it was done)."""
+    return _cancel((TimedAction.deadline_id == deadline.id,), reason)
 
 
 def cancel_check_in_follow_ups(check_in: CheckIn, reason: str) -> int:

@@ -21,6 +21,7 @@ from responder.timeline.naming import Naming
 CHANNELS = {
     "link": "by link",
     "sms_reply": "by SMS reply",
+    "phone_call": "by pressing a key during Responder's phone call",
     "sms": "SMS",
     "email": "email",
     "voice": "phone call",
@@ -82,11 +83,40 @@ def _message(event: TimelineEvent, data: dict, naming: Naming) -> str:
     return f"{words} {CHANNELS.get(event.channel or '', event.channel or '')} to {_recipient(event, data, naming)}"
 
 
+def _delivered(event: TimelineEvent) -> str:
+    if event.channel == "voice":
+        return "answered"
+    return "delivered to the phone" if event.channel == "sms" else "delivered to the mail server"
+
+
+# Why a call counts as unanswered (responder.models.CallOutcome), in words.
+_CALL_OUTCOMES = {
+    "no_answer": "nobody answered",
+    "busy": "the line was busy",
+    "voicemail": "voicemail answered, and Responder hung up without leaving a message",
+    "no_key": "answered, but no key was pressed",
+}
+
+
 def _late(data: dict) -> str:
     seconds = data.get("late_seconds") or 0
     if seconds < LATE_AFTER_SECONDS:
         return ""
     return f" (this ran {_duration_words(seconds)} late: the scheduler was not running when it was due)"
+
+
+def _on_duty(data: dict, naming: Naming) -> str:
+    """How a role was filled when its message was created (responder.rotas), when it has a rota."""
+    duty = data.get("duty")
+    if not duty:
+        return ""
+    rota = f"the rota for {naming.role_labels.get(data['rota']) or data['rota']}"
+    if duty == "fallback":
+        return f"; nobody was on duty on {rota}, so its fixed contact was alerted"
+    if duty == "override":
+        return f"; on duty by an override on {rota}"
+    count = data.get("on_duty") or 1
+    return f"; on duty through {rota}" + (f", one of {count} on duty, all alerted" if count > 1 else "")
 
 
 def _step(data: dict) -> str:
@@ -155,17 +185,27 @@ def _tension_changed(event, data, naming):
 
 
 def _deadline(event, data, naming, *, reminder: bool):
-    told = (
-        f"{naming.person(event.contact_id, data.get('role'))} told by SMS and email"
-        if event.contact_id is not None
-        else f"nobody told: no active contact for role {data.get('role')}"
-    )
+    if event.contact_id is not None:
+        told = f"{naming.person(event.contact_id, data.get('role'))} told by SMS and email{_on_duty(data, naming)}"
+    elif data.get("duty") == "gap":
+        told = f"nobody told: nobody was on duty on the rota for {data.get('role')}"
+    else:
+        told = f"nobody told: no active contact for role {data.get('role')}"
     if reminder:
         before = parse_duration(data["before"]).describe()
         return (
             f"Reminder ({before} before): {data['name']}, due {_time(data.get('due'))}; {told}{_late(data)}"
         )
     return f"Deadline reached: {data['name']}; {told}{_late(data)}"
+
+
+def _deadline_done(event, data, naming):
+    late = data.get("late_seconds") or 0
+    when = f"{_duration_words(late)} after it was due" if late > 0 else "on time"
+    note = naming.own_words(event.text)
+    return f"Deadline done {when}: {data['name']} (due {_time(data.get('due'))})" + (
+        f"; note: {note}" if note else ""
+    )
 
 
 def _meeting(event, data, naming):
@@ -201,7 +241,8 @@ _SENTENCES: dict[EventKind, Callable[[TimelineEvent, dict[str, Any], Naming], st
     EventKind.OFFERED: lambda e, d, n: f"Support offer: {n.offer(d['offer'], d.get('by_hand', False))}",
     EventKind.ALERT_QUEUED: lambda e, d, n: (
         f"{n.agency(e.agency_key)} activated; alert queued to {n.person(e.contact_id, d.get('role'))} "
-        "by SMS and email"
+        + ("by SMS, email and a phone call" if d.get("called") else "by SMS and email")
+        + _on_duty(d, n)
     ),
     EventKind.CONTACT_MISSING: lambda e, d, n: (
         f"{n.agency(e.agency_key)} not alerted: no active contact for role {d['role']} in the directory"
@@ -209,8 +250,10 @@ _SENTENCES: dict[EventKind, Callable[[TimelineEvent, dict[str, Any], Naming], st
     EventKind.MESSAGE_SENT: lambda e, d, n: (
         f"{_message(e, d, n)}: sent, {'found at' if d.get('found') else 'handed to'} {d.get('provider', 'the provider')}"
     ),
-    EventKind.MESSAGE_DELIVERED: lambda e, d, n: (
-        f"{_message(e, d, n)}: delivered to {'the phone' if e.channel == 'sms' else 'the mail server'}"
+    EventKind.MESSAGE_DELIVERED: lambda e, d, n: f"{_message(e, d, n)}: {_delivered(e)}",
+    EventKind.CALL_UNANSWERED: lambda e, d, n: (
+        f"{_message(e, d, n)} not answered: {_CALL_OUTCOMES.get(d.get('outcome'), 'no key was pressed')}; "
+        "the escalation carries on"
     ),
     EventKind.MESSAGE_FAILED: lambda e, d, n: (
         f"{_message(e, d, n)} failed: {_said(n, e.text, 'no reason given')}"
@@ -222,13 +265,21 @@ _SENTENCES: dict[EventKind, Callable[[TimelineEvent, dict[str, Any], Naming], st
         f"{_recipient(e, d, n)}: emailed as well because {_said(n, e.text, 'the text did not go')}"
     ),
     EventKind.MESSAGES_CANCELLED: lambda e, d, n: (
-        f"{_plural(d['count'], 'message')} not yet sent cancelled because {d['because']}"
+        f"{_plural(d['count'], 'phone call')} not yet placed cancelled because {d['because']}"
+        if d.get("calls")
+        else f"{_plural(d['count'], 'message')} not yet sent cancelled because {d['because']}"
     ),
     EventKind.ALERT_RESENT: lambda e, d, n: (
-        f"{n.agency(e.agency_key)}: alert re-sent to the {d['rung']}{_named(n, e.contact_id)}"
+        f"{n.agency(e.agency_key)}: alert re-sent to the {d['rung']}{_named(n, e.contact_id)}{_on_duty(d, n)}"
     ),
     EventKind.ESCALATED: lambda e, d, n: (
-        f"{n.agency(e.agency_key)}: alerted the {d['rung']}{_named(n, e.contact_id)} because {d['because']}"
+        f"{n.agency(e.agency_key)}: alerted the {d['rung']}{_named(n, e.contact_id)}"
+        f"{' by text and a phone call' if d.get('called') else ''} because {d['because']}"
+        f"{_on_duty(d, n)}"
+    ),
+    EventKind.ROTA_GAP: lambda e, d, n: (
+        f"{n.agency(e.agency_key)}: nobody was on duty on the rota for the {d['rung']} "
+        f"({n.role_labels.get(d['role']) or d['role']}) and it has no fixed contact, so the alert moved on"
     ),
     EventKind.NOT_REACHED: lambda e, d, n: f"{n.agency(e.agency_key)}: nobody left to alert ({d['because']})",
     EventKind.ACTIONS_CANCELLED: lambda e, d, n: (
@@ -267,6 +318,7 @@ _SENTENCES: dict[EventKind, Callable[[TimelineEvent, dict[str, Any], Naming], st
     ),
     EventKind.DEADLINE_REMINDER: lambda e, d, n: _deadline(e, d, n, reminder=True),
     EventKind.DEADLINE_DUE: lambda e, d, n: _deadline(e, d, n, reminder=False),
+    EventKind.DEADLINE_DONE: _deadline_done,
     EventKind.STATUS_CHANGED: lambda e, d, n: (
         f"Status changed from {STATUS_WORDS[d['from']]} to {STATUS_WORDS[d['to']]}: "
         + (f"{n.agency(e.agency_key)} is covering" if d.get("covering") else _said(n, e.text))

@@ -11,9 +11,11 @@ def register(app: Flask) -> None:
         account,
         acks,
         admin,
+        admin_rotas,
         admin_users,
         api,
         auth,
+        callouts,
         dev,
         errors,
         health,
@@ -21,14 +23,18 @@ def register(app: Flask) -> None:
         incidents,
         input_guard,
         notify_callbacks,
+        readiness,
         security,
         single_sign_on,
         sms_inbound,
         two_factor,
+        voice_calls,
         webhooks,
     )
     from responder.web.check_ins import bp as check_ins_bp
+    from responder.web.deadlines import bp as deadlines_bp
     from responder.web.exports import bp as exports_bp
+    from responder.web.insights import bp as insights_bp
     from responder.web.metrics import bp as metrics_bp
     from responder.web.reviews import bp as reviews_bp
     from responder.web.sharing import bp as sharing_bp
@@ -42,14 +48,20 @@ def register(app: Flask) -> None:
     app.register_blueprint(incidents.bp)
     app.register_blueprint(incident_actions.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(callouts.bp)
+    app.register_blueprint(admin_rotas.bp)
+    app.register_blueprint(readiness.bp)
+    app.register_blueprint(deadlines_bp)
     app.register_blueprint(check_ins_bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(acks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(sms_inbound.bp)
+    app.register_blueprint(voice_calls.bp)
     app.register_blueprint(notify_callbacks.bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(insights_bp)
     app.register_blueprint(reviews_bp)
     app.register_blueprint(sharing_bp)
     app.register_blueprint(metrics_bp)

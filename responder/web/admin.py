@@ -9,11 +9,13 @@ from sqlalchemy import or_, select
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from responder.callouts import flagged_contacts
 from responder.directory.contacts import ContactError, active_role_keys, normalise_email, normalise_phone
 from responder.extensions import db
 from responder.models import Contact, Role
 from responder.playbooks import roles_without_contacts
 from responder.playbooks.registry import current_playbooks
+from responder.rotas.coverage import roles_with_rotas
 from responder.web.access import role_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -61,9 +63,14 @@ def contacts():
                 Contact.phone.ilike(like),
             )
         )
-    gaps = roles_without_contacts(current_playbooks(), active_role_keys())
+    # A role filled by a rota needs no fixed contact (its gaps are on /admin/rotas).
+    gaps = roles_without_contacts(current_playbooks(), active_role_keys() | roles_with_rotas())
     return render_template(
-        "admin/contacts.html", contacts=db.session.scalars(query).all(), search=search, gaps=gaps
+        "admin/contacts.html",
+        contacts=db.session.scalars(query).all(),
+        search=search,
+        gaps=gaps,
+        flagged=flagged_contacts(),
     )
 
 

@@ -12,7 +12,6 @@ which returns the file.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -34,8 +33,15 @@ from responder.exports.chronology_csv import chronology_csv
 from responder.exports.incident_json import incident_json
 from responder.exports.regional_csv import RollUpPeriod, incidents_in, regional_csv
 from responder.exports.report import build_report
+from responder.exports.report_charts import (
+    ACK_TITLE,
+    SWIMLANE_TITLE,
+    acknowledgement_drawing,
+    svg_data_uri,
+    swimlane_drawing,
+)
 from responder.exports.report_pdf import report_pdf
-from responder.exports.tension_chart import tension_drawing, tension_svg
+from responder.exports.tension_chart import tension_drawing
 from responder.governance.sharing import SharingRefused
 from responder.incidents.access import find_visible, visible_incidents
 from responder.models import LOCAL_AUTHORITIES, Incident, Role
@@ -96,10 +102,20 @@ def _send(export_format: str, incident: Incident, naming: Naming) -> Response:
 def report_page(reference: str):
     incident, naming = _export(reference, "html", _read_on_the_default_basis())
     report = build_report(incident, naming)
-    svg = tension_svg(tension_drawing(report.tension, report.opened_at, report.tension_until))
-    # An <img> data URI: the page's Content-Security-Policy forbids the inline styles reportlab's SVG uses.
-    chart = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    response = Response(render_template("exports/report.html", incident=incident, report=report, chart=chart))
+    # <img> data URIs: the page's Content-Security-Policy forbids the inline styles reportlab's SVG uses.
+    charts = {
+        "swimlane": svg_data_uri(
+            swimlane_drawing(report.lanes, report.opened_at, report.lanes_until), SWIMLANE_TITLE
+        ),
+        "acknowledgement": svg_data_uri(acknowledgement_drawing(report.lanes), ACK_TITLE),
+        "tension": svg_data_uri(
+            tension_drawing(report.tension, report.opened_at, report.tension_until),
+            "Community tension over time",
+        ),
+    }
+    response = Response(
+        render_template("exports/report.html", incident=incident, report=report, charts=charts)
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from responder.check_ins.service import overdue_check_ins
 from responder.clock import now_utc
+from responder.deadlines import deadline_statuses
 from responder.extensions import db
 from responder.incidents import view as incident_view
 from responder.incidents.summary import summary_band, tension_trend
@@ -90,6 +91,7 @@ def panel_context(incident: Incident, naming: Naming) -> dict[str, Any]:
         "missed_check_ins": _missed_check_ins(incident),
         "overdue_check_ins": overdue_check_ins(incident),
         "message_states": incident_view.MESSAGE_STATES,
+        "deadlines": deadline_statuses(incident, now),
         "now": now,
     }
 

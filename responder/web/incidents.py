@@ -15,6 +15,7 @@ from responder.incidents.access import areas_of, find_visible, visible_incidents
 from responder.incidents.opening import SubmissionConflict, open_incident
 from responder.models import LOCAL_AUTHORITIES, Incident, IncidentStatus, Role
 from responder.playbooks.registry import current_playbooks
+from responder.rotas.coverage import escalation_gaps
 from responder.timeline.naming import naming_for
 from responder.unit_of_work import retried_on_conflict
 from responder.web.access import role_required
@@ -62,6 +63,7 @@ def dashboard():
         status=status,
         local_authorities=LOCAL_AUTHORITIES,
         statuses=list(IncidentStatus),
+        rota_gaps=escalation_gaps(hours=72),
     )
 
 

@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from responder.clock import now_utc
+from responder.models import Channel
 from responder.operations import service_state
 
 bp = Blueprint("metrics", __name__)
@@ -96,7 +97,7 @@ def _outbox(now) -> Iterator[Metric]:
     failed = GaugeMetricFamily(
         "responder_messages_failed", "Messages that failed for good, after every attempt.", labels=["channel"]
     )
-    for channel in ("sms", "email"):
+    for channel in Channel:
         pending.add_metric([channel], backlog.pending_by_channel.get(channel, 0))
         failed.add_metric([channel], backlog.failed_by_channel.get(channel, 0))
     age = backlog.oldest_pending_age(now)
@@ -105,7 +106,15 @@ def _outbox(now) -> Iterator[Metric]:
         "Age of the oldest message not yet handed to a provider (0 when none is waiting).",
         value=max(0.0, age.total_seconds()) if age is not None else 0.0,
     )
-    return [pending, failed, oldest]
+    calls = GaugeMetricFamily(
+        "responder_calls",
+        "Phone calls to the last rungs by what became of them (acknowledged, declined, no_key, no_answer, "
+        "busy, voicemail, failed; placed: no outcome yet).",
+        labels=["outcome"],
+    )
+    for outcome, count in sorted(service_state.calls_by_outcome().items()):
+        calls.add_metric([outcome], count)
+    return [pending, failed, oldest, calls]
 
 
 def _scheduler(now) -> Iterator[Metric]:
@@ -148,10 +157,10 @@ def _acknowledgement_latency() -> Metric:
         "Time from an agency's alert to its acknowledgement.",
         labels=["exercise"],
     )
-    latencies = service_state.acknowledgement_latencies()
-    for exercise in (False, True):
-        values = [seconds for seconds, is_exercise in latencies if is_exercise == exercise]
-        buckets = [(str(float(bound)), sum(1 for value in values if value <= bound)) for bound in ACK_BUCKETS]
-        buckets.append(("+Inf", len(values)))
-        family.add_metric(["true" if exercise else "false"], buckets, sum_value=sum(values))
+    for histogram in service_state.acknowledgement_histograms(ACK_BUCKETS):
+        buckets = [(str(float(bound)), n) for bound, n in zip(ACK_BUCKETS, histogram.cumulative, strict=True)]
+        buckets.append(("+Inf", histogram.count))
+        family.add_metric(
+            ["true" if histogram.exercise else "false"], buckets, sum_value=histogram.total_seconds
+        )
     return family
