@@ -47,6 +47,8 @@ def test_an_officer_marks_a_deadline_done(sign_in, open_incident_via_api, shot):
     reference = open_incident_via_api()
     officer = sign_in("officer@example.org")
     officer.goto(f"/incidents/{reference}")
+    # The deadlines sit in a folded section: the page's contents list opens it.
+    officer.locator(".app-contents").get_by_role("link", name="Deadlines and check-ins").click()
     deadline = officer.locator(".app-deadline").first
     deadline.get_by_text("Mark done").first.click()
     deadline.get_by_label("What was done").fill("Gold group met; minutes with the duty manager")
