@@ -387,7 +387,7 @@ def test_rota_holders_on_duty_in_the_next_seven_days_are_tested_too(directory):
 
 
 def test_readiness_lists_who_did_not_confirm_the_last_call_out_test_until_they_do(
-    directory, client, make_user, login
+    directory, client, make_user, login, runner
 ):
     from responder.readiness import callout_problems
 
@@ -399,6 +399,12 @@ def test_readiness_lists_who_did_not_confirm_the_last_call_out_test_until_they_d
         assert "never confirmed their number in the last call-out test" in youth[0].message
         login(make_user("manager"))
         assert "Lead, Birmingham Youth Service" in client.get("/readiness").get_data(as_text=True)
+        checked = runner.invoke(args=["readiness", "check", "birmingham"])
+        assert checked.exit_code == 1
+        assert (
+            "birmingham: call-out test: " in checked.output
+            and "Lead, Birmingham Youth Service" in checked.output
+        )
     second = start("birmingham", at=STARTED + timedelta(hours=26))
     with freeze_time(STARTED + timedelta(hours=26, minutes=5)):
         client.post(link_of(recipient(second, "bham-youth-lead").message))

@@ -360,7 +360,7 @@ def test_calls_are_counted_on_metrics_and_shown_on_the_board_and_in_exports(
     login(make_user("manager"))
     reference = activation.incident.reference
     page = client.get(f"/incidents/{reference}").get_data(as_text=True)
-    assert "by phone call: <span class=\"app-message app-message--sent\">not answered (busy)" in page
+    assert 'by phone call: <span class="app-message app-message--sent">not answered (busy)' in page
     document = client.get(f"/incidents/{reference}/export.json").get_json()
     (exported,) = [m for m in document["messages"] if m["id"] == call.id]
     assert exported["call_outcome"] == "busy"
