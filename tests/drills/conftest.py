@@ -204,7 +204,10 @@ class Stack:
                 try:
                     process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
+                    # Still finishing sends it had in flight: this drill is over, so it is killed,
+                    # and reaped, so no process outlives the drill that started it.
                     os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=30)
         if self.engine is not None:
             self.engine.dispose()
 
