@@ -80,7 +80,7 @@ def _sqlite() -> str:
 
 
 def seed() -> str:
-    """Ten real incidents, topped up with acknowledged agencies; one of them with a long timeline."""
+    """Eleven real incidents: one with a long timeline, ten topped up with acknowledged agencies."""
     import_contacts(DEMO_CONTACTS.read_text(encoding="utf-8"), "contacts.csv")
     create_user("manager@bench.example", "manager", PASSWORD)
     now = now_utc()
@@ -96,10 +96,12 @@ def seed() -> str:
             ),
             None,
         )
-        for _ in range(10)
+        for _ in range(11)
     ]
     db.session.flush()
-    per_incident = ACKNOWLEDGED // len(incidents)
+    # The long timeline's incident keeps its own dozen agencies; the others take the 10,000.
+    long, others = incidents[0], incidents[1:]
+    per_incident = ACKNOWLEDGED // len(others)
     rows = [
         {
             "incident_id": incident.id,
@@ -113,11 +115,10 @@ def seed() -> str:
             "acknowledged_at": now - timedelta(hours=1) + timedelta(seconds=30 + n % 3600),
             "acknowledged_after_seconds": float(30 + n % 3600),
         }
-        for incident in incidents
+        for incident in others
         for n in range(per_incident)
     ]
     db.session.execute(sa.insert(Activation), rows)
-    long = incidents[0]
     kinds = [EventKind.UPDATE_POSTED, EventKind.MESSAGE_DELIVERED, EventKind.ACKNOWLEDGED]
     events = [
         {
