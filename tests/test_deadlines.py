@@ -149,3 +149,32 @@ def test_the_after_action_report_lists_each_deadline_as_met_or_missed(app, incid
         pdf = client.get(f"/incidents/{incident.reference}/export.pdf")
     assert "Deadlines" in page and "Missed by 1 d 0 h: not done yet" in page
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+def test_another_areas_deadline_or_another_incidents_cannot_be_marked_done(app, incident, make_incident):
+    from responder.accounts.users import create_user
+
+    with freeze_time(OPENED):
+        other = make_incident(local_authority="coventry")
+    coventry_only = create_user(
+        "coventry-officer@example.org", "officer", "correct-horse-battery", local_authorities=["coventry"]
+    )
+    db.session.commit()
+    panel = deadline(incident, PANEL)
+    client = app.test_client()
+    with freeze_time(OPENED + timedelta(days=1)):
+        sign_in(client, coventry_only)
+        # Birmingham's incident is not theirs: not found, as if it did not exist.
+        refused = client.post(
+            f"/incidents/{incident.reference}/deadlines/{panel.id}/done", data={"note": "Not mine"}
+        )
+        assert refused.status_code == 404
+        # Their own incident's URL with Birmingham's deadline id: no such deadline there.
+        crossed = client.post(
+            f"/incidents/{other.reference}/deadlines/{panel.id}/done",
+            data={"note": "Crossed wires"},
+            follow_redirects=True,
+        )
+        assert "There is no such deadline for this incident." in crossed.get_data(as_text=True)
+    db.session.expire_all()
+    assert panel.done_at is None and panel.note is None
