@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from responder import timeline
@@ -106,25 +106,21 @@ def fire_due_together(action_id: int, limit: int = BATCH_SIZE) -> list[Fired]:
     """
     now = now_utc()
     with unit_of_work():
-        others = db.session.scalars(
-            select(TimedAction.id)
-            .where(
-                TimedAction.state == ActionState.PENDING,
-                TimedAction.due_at <= now,
-                TimedAction.id != action_id,
-            )
-            .order_by(TimedAction.due_at, TimedAction.id)
-            .limit(limit - 1)
-        ).all()
-        wanted = [action_id, *others]
+        # The action itself first (whatever its due time), then the oldest others already due.
         due = dict(
             db.session.execute(
-                select(TimedAction.id, TimedAction.due_at).where(TimedAction.id.in_(wanted))
+                select(TimedAction.id, TimedAction.due_at)
+                .where(
+                    TimedAction.state == ActionState.PENDING,
+                    or_(TimedAction.id == action_id, TimedAction.due_at <= now),
+                )
+                .order_by((TimedAction.id != action_id), TimedAction.due_at, TimedAction.id)
+                .limit(limit)
             ).all()
         )
     batch = sorted(due, key=lambda row_id: (due[row_id], row_id))
     if len(batch) <= 1:
-        fired = fire_timed_action(action_id)
+        fired = fire_timed_action(batch[0]) if batch else None
         return [fired] if fired is not None else []
     try:
         with unit_of_work():
