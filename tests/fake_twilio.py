@@ -310,6 +310,8 @@ class FakeTwilio:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keeps connections open, as Twilio's API does
+
             def do_POST(self) -> None:
                 if self.path == "/_fake/behaviour":
                     fake._control(self)
