@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import exists, select
+from sqlalchemy import CompoundSelect, exists, or_, select, union
 
 from responder.extensions import db
 from responder.models import (
@@ -247,46 +247,41 @@ def _role_labels(incident: Incident, activations: list[Activation]) -> dict[str,
 
 
 def _contacts(incident: Incident, activations: list[Activation]) -> dict[int, Person]:
-    """Every contact the incident's rows refer to, by id."""
+    """Every contact the incident's rows refer to, by id (one statement)."""
     ids: set[int | None] = set()
     for activation in activations:
         ids.update((activation.lead_contact_id, activation.deputy_contact_id, activation.acknowledged_by_id))
-    activation_ids = [activation.id for activation in activations]
-    for column, where in (
-        (Message.contact_id, Message.incident_id == incident.id),
-        (CheckIn.contact_id, CheckIn.incident_id == incident.id),
-        (TimelineEvent.contact_id, TimelineEvent.incident_id == incident.id),
-        (TimelineEvent.actor_contact_id, TimelineEvent.incident_id == incident.id),
-    ):
-        ids.update(db.session.scalars(select(column).where(where).distinct()))
-    if activation_ids:
-        ids.update(
-            db.session.scalars(
-                select(AgencyResponse.contact_id)
-                .where(AgencyResponse.activation_id.in_(activation_ids))
-                .distinct()
+    mentioned = [
+        select(Message.contact_id).where(Message.incident_id == incident.id),
+        select(CheckIn.contact_id).where(CheckIn.incident_id == incident.id),
+        select(TimelineEvent.contact_id).where(TimelineEvent.incident_id == incident.id),
+        select(TimelineEvent.actor_contact_id).where(TimelineEvent.incident_id == incident.id),
+    ]
+    if activations:
+        mentioned.append(
+            select(AgencyResponse.contact_id).where(
+                AgencyResponse.activation_id.in_([activation.id for activation in activations])
             )
         )
-    return _people(Contact, ids, Person.of_contact)
+    return _people(Contact, ids, Person.of_contact, union(*mentioned))
 
 
 def _users(incident: Incident) -> dict[int, Person]:
-    """Staff who opened, acted on or reviewed the incident, by id."""
-    ids: set[int | None] = {incident.opened_by_id}
-    ids.update(
-        db.session.scalars(
-            select(TimelineEvent.actor_user_id).where(TimelineEvent.incident_id == incident.id).distinct()
-        )
+    """Staff who opened, acted on or reviewed the incident, by id (one statement)."""
+    mentioned = union(
+        select(TimelineEvent.actor_user_id).where(TimelineEvent.incident_id == incident.id),
+        *(
+            select(model.created_by_id).where(model.incident_id == incident.id)
+            for model in (ReviewNote, ReviewAction)
+        ),
     )
-    for model in (ReviewNote, ReviewAction):
-        ids.update(
-            db.session.scalars(select(model.created_by_id).where(model.incident_id == incident.id).distinct())
-        )
-    return _people(User, ids, Person.of_user)
+    return _people(User, {incident.opened_by_id}, Person.of_user, mentioned)
 
 
-def _people(model, ids: Iterable[int | None], person) -> dict[int, Person]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {row.id: person(row) for row in db.session.scalars(select(model).where(model.id.in_(wanted)))}
+def _people(model, known: Iterable[int | None], person, mentioned: CompoundSelect) -> dict[int, Person]:
+    """Rows of ``model`` whose id is among ``known`` or what ``mentioned`` selects."""
+    known = {i for i in known if i is not None}
+    wanted = model.id.in_(mentioned.scalar_subquery())
+    if known:
+        wanted = or_(model.id.in_(known), wanted)
+    return {row.id: person(row) for row in db.session.scalars(select(model).where(wanted))}
