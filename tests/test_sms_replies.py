@@ -184,3 +184,30 @@ def test_contacts_can_share_a_phone_and_still_be_matched(client, incident):
     other.phone = youth.lead_contact.phone
     db.session.commit()
     assert "covering" in answer(send(client, youth.lead_contact.phone, f"YES {youth.reply_code}"))
+
+
+def test_a_code_stops_answering_when_the_alerts_links_expire(client, incident, app):
+    youth = activation("bham-youth-service")
+    phone, code = youth.lead_contact.phone, youth.reply_code
+    youth.activated_at -= app.config["ACCESS_TOKEN_TTL"]  # the alert went out a link's lifetime ago
+    db.session.commit()
+    reply = answer(send(client, phone, f"YES {code}"))
+    assert f"code {code} does not match an alert" in reply
+    db.session.refresh(youth)
+    assert youth.state == "alerted"
+
+
+def test_an_expired_alerts_code_is_drawn_again_and_taken_off_the_old_alert(incident, app):
+    from responder.responses import reply_codes
+
+    youth = activation("bham-youth-service")
+    code = youth.reply_code
+    youth.activated_at -= app.config["ACCESS_TOKEN_TTL"]
+    db.session.commit()
+    held = {a.reply_code for a in incident.activations if a.reply_code}
+    drawn = reply_codes.allocate(len(reply_codes.CODE_RANGE) - len(held) + 1)  # every free code
+    assert code in drawn and not (held - {code}) & set(drawn)
+    db.session.refresh(youth)
+    assert youth.reply_code is None
+    with pytest.raises(reply_codes.CodesExhausted):
+        reply_codes.allocate(len(reply_codes.CODE_RANGE) - len(held) + 2)

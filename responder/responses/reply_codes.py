@@ -1,8 +1,9 @@
 """Reply codes: four digits that let a lead answer an alert by text ("YES 4821").
 
 A code is unique among the activations that hold one (a database constraint),
-so a reply can never reach the wrong incident. Codes are released when the
-incident closes or the alert's links expire, and then reused. Call-out tests
+so a reply can never reach the wrong incident. A code is released when the
+incident closes; it stops answering when the alert's links expire, and is
+then free to be drawn again. Call-out tests
 (responder.callouts) draw from the same pool: a code held by an alert is never
 given to a test, nor one held by a running test to an alert.
 """
@@ -12,9 +13,10 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select, union_all, update
 
 from responder.clock import now_utc
 from responder.extensions import db
@@ -33,44 +35,68 @@ class CodesExhausted(RuntimeError):
     pass
 
 
-def release_stale_codes() -> None:
-    """Free the codes of alerts whose links have expired, and of call-out tests that have ended."""
-    now = now_utc()
-    cutoff = now - current_app.config["ACCESS_TOKEN_TTL"]
+def allocate(count: int) -> list[str]:
+    """``count`` free codes, at random, for the caller's transaction (one read, usually no write).
+
+    A code still set on an alert whose links have expired, or on a call-out
+    test that has ended, is free: it is taken off that row only when drawn
+    again, so an opening does not rewrite every stale row.
+    """
+    live, stale = _held_codes()
+    if len(CODE_RANGE) - len(live) < count:
+        raise CodesExhausted("no reply codes left: close finished incidents to release theirs")
+    if count > (len(CODE_RANGE) - len(live)) // 2:
+        # Most of what is free: shuffle it rather than draw at random until every pick is new.
+        free = [str(code) for code in CODE_RANGE if str(code) not in live]
+        chosen = [free.pop(secrets.randbelow(len(free))) for _ in range(count)]
+    else:
+        picked: dict[str, None] = {}  # in the order drawn
+        while len(picked) < count:
+            code = str(CODE_RANGE[secrets.randbelow(len(CODE_RANGE))])
+            if code not in live:
+                picked[code] = None
+        chosen = list(picked)
+    if reused := [code for code in chosen if code in stale]:
+        _release(reused)
+    return chosen
+
+
+def alert_code_cutoff() -> datetime:
+    """Alerts activated before this hold a code no longer: their links have expired."""
+    return now_utc() - current_app.config["ACCESS_TOKEN_TTL"]
+
+
+def _held_codes() -> tuple[set[str], set[str]]:
+    """(codes held by a live alert or running test, codes still set on an expired alert or ended test)."""
+    ended = select(CalloutTest.id).where(CalloutTest.ends_at <= now_utc())
+    alerts = select(Activation.reply_code, Activation.activated_at < alert_code_cutoff()).where(
+        Activation.reply_code.is_not(None)
+    )
+    tests = select(CalloutRecipient.reply_code, CalloutRecipient.test_id.in_(ended)).where(
+        CalloutRecipient.reply_code.is_not(None)
+    )
+    live: set[str] = set()
+    stale: set[str] = set()
+    for code, expired in db.session.execute(union_all(alerts, tests)):
+        (stale if expired else live).add(code)
+    return live, stale - live
+
+
+def _release(codes: list[str]) -> None:
+    """Take ``codes`` off the expired alerts and ended tests that still carry them."""
     db.session.execute(
         update(Activation)
-        .where(Activation.reply_code.is_not(None), Activation.activated_at < cutoff)
+        .where(Activation.reply_code.in_(codes), Activation.activated_at < alert_code_cutoff())
         .values(reply_code=None)
         .execution_options(synchronize_session=False)
     )
-    ended = select(CalloutTest.id).where(CalloutTest.ends_at <= now)
+    ended = select(CalloutTest.id).where(CalloutTest.ends_at <= now_utc())
     db.session.execute(
         update(CalloutRecipient)
-        .where(CalloutRecipient.reply_code.is_not(None), CalloutRecipient.test_id.in_(ended))
+        .where(CalloutRecipient.reply_code.in_(codes), CalloutRecipient.test_id.in_(ended))
         .values(reply_code=None)
         .execution_options(synchronize_session=False)
     )
-
-
-def held_codes() -> set[str]:
-    """Every code an alert or a running call-out test holds."""
-    alerts = select(Activation.reply_code).where(Activation.reply_code.is_not(None))
-    tests = select(CalloutRecipient.reply_code).where(CalloutRecipient.reply_code.is_not(None))
-    return set(db.session.scalars(alerts.union(tests)))
-
-
-def allocate(count: int) -> list[str]:
-    """``count`` free codes, at random, for the caller's transaction."""
-    release_stale_codes()
-    held = held_codes()
-    free = [str(code) for code in CODE_RANGE if str(code) not in held]
-    if len(free) < count:
-        raise CodesExhausted("no reply codes left: close finished incidents to release theirs")
-    chosen: list[str] = []
-    while len(chosen) < count:
-        code = free.pop(secrets.randbelow(len(free)))
-        chosen.append(code)
-    return chosen
 
 
 @dataclass(frozen=True)

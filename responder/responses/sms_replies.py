@@ -27,6 +27,7 @@ from responder.models import (
 )
 from responder.notify.outbox import queue_sms_answer
 from responder.responses import acknowledgements as acks
+from responder.responses import reply_codes
 from responder.responses.reply_codes import Reply, parse_reply
 
 HOW_TO_REPLY = (
@@ -142,7 +143,7 @@ def _contacts_with_phone(raw: str) -> list[Contact]:
 
 
 def _alerted_activations(contacts: list[Contact]) -> list[Activation]:
-    """Activations holding a reply code whose alert went to one of these contacts."""
+    """Activations holding a live reply code whose alert went to one of these contacts."""
     return list(
         db.session.scalars(
             select(Activation)
@@ -151,6 +152,7 @@ def _alerted_activations(contacts: list[Contact]) -> list[Activation]:
                 AccessToken.contact_id.in_([c.id for c in contacts]),
                 AccessToken.purpose == TokenPurpose.ACKNOWLEDGE,
                 Activation.reply_code.is_not(None),
+                Activation.activated_at >= reply_codes.alert_code_cutoff(),
             )
             .distinct()
             .order_by(Activation.id)
