@@ -8,7 +8,9 @@
   :func:`unit_of_work`.
 * After any commit whose transaction queued an outgoing message, this
   process's sender is woken (a session event), so no call site can forget
-  and nothing is sent before the commit.
+  and nothing is sent before the commit. Texts due at once are claimed by
+  the flush that writes them and handed to the sender with the wake-up
+  (responder.notify.handover).
 
 Services never call ``commit()`` or ``rollback()``: ``tests/test_unit_of_work.py``
 lists every call in ``responder/`` and allows only the boundaries.
@@ -25,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, has_app_context
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from responder.extensions import db
 
@@ -113,12 +115,17 @@ def init_app(app: Flask) -> None:
 
 def install_session_events() -> None:
     """Wake the sender after commits that queued messages. Once per process (idempotent)."""
+    from responder.notify import handover
+
     if sa.event.contains(Session, "after_commit", _wake_sender_after_commit):
         return
+    sa.event.listen(Session, "before_flush", handover.claim_new_texts)
     sa.event.listen(Session, "after_flush", _note_queued_messages)
     sa.event.listen(Session, "do_orm_execute", _note_bulk_inserted_messages)
+    sa.event.listen(Session, "before_commit", handover.prepare_hand_over)
     sa.event.listen(Session, "after_commit", _wake_sender_after_commit)
-    sa.event.listen(Session, "after_rollback", _forget_queued_messages)
+    sa.event.listen(Session, "after_transaction_create", _forget_queued_messages)
+    sa.event.listen(Session, "after_transaction_create", handover.forget)
 
 
 def _note_queued_messages(session: Session, flush_context: Any) -> None:
@@ -135,13 +142,21 @@ def _note_bulk_inserted_messages(state: ORMExecuteState) -> None:
         state.session.info[_QUEUED_MESSAGES] = True
 
 
-def _forget_queued_messages(session: Session) -> None:
-    session.info.pop(_QUEUED_MESSAGES, None)
+def _forget_queued_messages(session: Session, transaction: SessionTransaction) -> None:
+    """As a transaction begins: an earlier one that did not commit queued nothing."""
+    if transaction.parent is None:
+        session.info.pop(_QUEUED_MESSAGES, None)
 
 
 def _wake_sender_after_commit(session: Session) -> None:
-    if not session.info.pop(_QUEUED_MESSAGES, False) or not has_app_context():
+    if session.in_nested_transaction():
+        return  # a savepoint: what it wrote is not committed until the transaction around it is
+    from responder.notify import handover
+
+    ready = handover.take_ready(session)
+    queued = session.info.pop(_QUEUED_MESSAGES, False)
+    if not (queued or ready) or not has_app_context():
         return
     from responder.notify.dispatcher import wake_dispatcher
 
-    wake_dispatcher(current_app._get_current_object())
+    wake_dispatcher(current_app._get_current_object(), ready)

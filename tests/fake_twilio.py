@@ -154,6 +154,8 @@ class FakeTwilio:
         self._requests: list[RecordedRequest] = []
         self._created: list[CreatedMessage] = []
         self._calls: list[CreatedCall] = []
+        # The number each list of messages was asked for (how a sender looks up an unknown outcome).
+        self._lookups: list[str] = []
         # Signs the webhooks play_call sends, as Twilio signs them with the account's auth token.
         self.auth_token: str | None = None
         self._server = _Server((host, port), self._handler_class())
@@ -217,6 +219,7 @@ class FakeTwilio:
             self._requests.clear()
             self._created.clear()
             self._calls.clear()
+            self._lookups.clear()
 
     # --- what happened -----------------------------------------------------------
 
@@ -229,6 +232,12 @@ class FakeTwilio:
     def accepted(self) -> list[RecordedRequest]:
         """Requests answered with a created message (texts only: calls are in ``calls``)."""
         return [r for r in self.requests if r.accepted and r.path.endswith("/Messages.json")]
+
+    @property
+    def lookups(self) -> list[str]:
+        """The ``To`` of each list of messages asked for, in order."""
+        with self._lock:
+            return list(self._lookups)
 
     def sent_to(self, number: str) -> list[RecordedRequest]:
         return [r for r in self.accepted if r.form.get("To") == number]
@@ -470,6 +479,7 @@ class FakeTwilio:
         query = {key: values[-1] for key, values in parse_qs(match["query"] or "").items()}
         size = int(query.get("PageSize", 50))
         with self._lock:
+            self._lookups.append(query.get("To", ""))
             found = [
                 m.resource
                 for m in reversed(self._created)

@@ -176,10 +176,11 @@ def claim_due(
         .options(selectinload(Message.access_token))
         .execution_options(populate_existing=True)
     ).all()
-    return [Claim(_outgoing(message), message.attempts, message.unknown_since) for message in rows]
+    return [Claim(outgoing(message), message.attempts, message.unknown_since) for message in rows]
 
 
-def _outgoing(message: Message) -> OutgoingMessage:
+def outgoing(message: Message) -> OutgoingMessage:
+    """What the provider is sent: the rows' values, with the recipient's link filled in."""
     return OutgoingMessage(
         id=message.id,
         channel=message.channel,

@@ -3,7 +3,8 @@
 Three ways in:
 
 * :func:`wake_dispatcher` - called after every commit that queued messages
-  (responder.unit_of_work), so no service has to remember it. The first call
+  (responder.unit_of_work), so no service has to remember it, with the texts
+  that commit claimed (responder.notify.handover), which start at once. The first call
   in a process starts its dispatcher: a thread running an event loop, with
   one database thread beside it; nothing starts at import or in
   ``create_app``. The dispatcher also wakes itself when a retry falls due or
@@ -13,9 +14,11 @@ Three ways in:
   message tried at most once: for the ``flask outbox sweep`` command and tests.
 * :func:`stop_dispatcher` - for shutdown and tests.
 
-On the hot path, between the commit and the provider, there is one write: the
-claim, which also marks the messages handed over (responder.notify.delivery).
-Texts are claimed and started before emails; up to MESSAGE_SEND_WORKERS
+On the hot path, between the commit and the provider, there is no write: the
+texts a commit queued were claimed by the flush that wrote them, and start as
+the dispatcher receives them. Anything else is claimed first, in one write
+that also marks the messages handed over (responder.notify.delivery). Texts
+are claimed and started before emails; up to MESSAGE_SEND_WORKERS
 requests are in flight at once, over one connection pool per provider.
 Outcomes are written in batches by the database thread; when the database
 does not answer, they are kept and written again until it does, so a message
@@ -37,7 +40,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -62,6 +65,7 @@ from responder.notify.delivery import (
     next_due_at,
     record_outcomes,
 )
+from responder.notify.handover import HandedOver
 from responder.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -146,11 +150,29 @@ class Sending:
                 claim_due, self.free, self.policy, channel, exclude | set(claimed)
             )
             for claim in claims:
-                task = asyncio.create_task(self._deliver(claim), name=f"responder-send-{claim.message.id}")
-                self.in_flight.add(task)
-                task.add_done_callback(self._finished)
+                self._start(claim)
             claimed += [claim.message.id for claim in claims]
         return claimed
+
+    def start_handed_over(self, handed: Iterable[HandedOver]) -> None:
+        """Start texts a commit claimed for this sender, unless too little of their lease is left.
+
+        Such a text is left to run out its lease: whoever takes it over asks
+        the provider first, so it is never sent twice.
+        """
+        latest = now_utc() + timedelta(seconds=self.timeout + _BACKEND_GRACE_SECONDS)
+        for text in handed:
+            if as_utc(text.lease_until) < latest:
+                log.warning(
+                    "message %s was handed over too late to send within its lease", text.claim.message.id
+                )
+                continue
+            self._start(text.claim)
+
+    def _start(self, claim: Claim) -> None:
+        task = asyncio.create_task(self._deliver(claim), name=f"responder-send-{claim.message.id}")
+        self.in_flight.add(task)
+        task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task) -> None:
         self.in_flight.discard(task)
@@ -295,18 +317,20 @@ async def _sweep(app: Flask) -> SweepReport:
 # --- the dispatcher: one per process, woken by commits ---------------------------------
 
 
-def wake_dispatcher(app: Flask | None = None) -> None:
+def wake_dispatcher(app: Flask | None = None, handed_over: list[HandedOver] | None = None) -> None:
     """Send what was just committed, from this process, now (responder.unit_of_work calls it after commits).
 
-    Does nothing when DISPATCH_AFTER_COMMIT is off (the test suite, which
-    sweeps explicitly). Never raises: the caller's work is already committed,
-    and a message that cannot go now is still delivered by the next sweep.
+    ``handed_over`` are the texts the commit claimed for this process's
+    sender: they start first. Does nothing when DISPATCH_AFTER_COMMIT is off
+    (the test suite, which sweeps explicitly). Never raises: the caller's
+    work is already committed, and a message that cannot go now is still
+    delivered by the next sweep (a claimed text once its lease runs out).
     """
     app = app or current_app._get_current_object()
     if not app.config["DISPATCH_AFTER_COMMIT"]:
         return
     try:
-        _dispatcher_for(app).wake()
+        _dispatcher_for(app).wake(handed_over or [])
     except Exception:
         log.exception("could not start the message dispatcher; messages wait for the next sweep")
 
@@ -314,6 +338,12 @@ def wake_dispatcher(app: Flask | None = None) -> None:
 def start_dispatcher(app: Flask, *, poll_seconds: float | None = None) -> Dispatcher:
     """This process's dispatcher, started if need be (the scheduler process starts one that polls)."""
     return _dispatcher_for(app, poll_seconds)
+
+
+def dispatcher_running(app: Flask) -> bool:
+    """Whether this process's dispatcher is running (a commit's texts can be handed to it)."""
+    dispatcher = app.extensions.get(_EXTENSION_KEY)
+    return dispatcher is not None and dispatcher.running_here()
 
 
 def stop_dispatcher(app: Flask) -> None:
@@ -344,13 +374,17 @@ class Dispatcher:
         self._pid = os.getpid()
         self._loop = asyncio.new_event_loop()
         self._wake: asyncio.Event | None = None
+        self._sending: Sending | None = None
         self._stopping = False
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="responder-dispatcher", daemon=True)
         self._thread.start()
         self._ready.wait()
 
-    def wake(self) -> None:
+    def wake(self, handed_over: list[HandedOver]) -> None:
+        if handed_over:
+            # Before the wake-up, so these texts are under way before anything else is claimed.
+            self._loop.call_soon_threadsafe(self._sending.start_handed_over, handed_over)
         self._loop.call_soon_threadsafe(self._wake.set)
 
     def running_here(self) -> bool:
@@ -375,7 +409,7 @@ class Dispatcher:
     async def _main(self) -> None:
         self._wake = asyncio.Event()
         try:
-            sending = Sending(self._app, keep_trying_to_record=True)
+            sending = self._sending = Sending(self._app, keep_trying_to_record=True)
         finally:
             self._ready.set()
         try:

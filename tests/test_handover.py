@@ -1,0 +1,133 @@
+"""Texts claimed by the transaction that queues them and handed to the sender at its commit.
+
+Through the real sender, the Twilio SDK and the fake Twilio: the texts an
+opening queues reach the provider without the sender claiming them again;
+a transaction (or a savepoint) that rolls back hands nothing over; a text
+handed over too late for its lease is left to the sender that takes it over,
+which asks the provider before sending it once.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from responder.clock import now_utc
+from responder.extensions import db
+from responder.incidents.opening import open_incident
+from responder.models import Channel, Message, MessageState
+from responder.notify import dispatcher
+from responder.notify.dispatcher import stop_dispatcher, sweep_outbox
+from responder.notify.outbox import queue_sms_answer
+from tests.conftest import report
+
+
+@pytest.fixture
+def sending_after_commit(real_providers, directory, monkeypatch):
+    """DISPATCH_AFTER_COMMIT on, and every claim the sender itself makes, as (channel, id)."""
+    real_providers.config["DISPATCH_AFTER_COMMIT"] = True
+    claims: list[tuple[str, int]] = []
+    claim_due = dispatcher.claim_due
+
+    def watched(*args, **kwargs):
+        made = claim_due(*args, **kwargs)
+        claims.extend((claim.message.channel, claim.message.id) for claim in made)
+        return made
+
+    monkeypatch.setattr(dispatcher, "claim_due", watched)
+    return claims
+
+
+def texts(state: MessageState | None = None) -> list[Message]:
+    query = select(Message).where(Message.channel == Channel.SMS).order_by(Message.id)
+    if state is not None:
+        query = query.where(Message.state == state)
+    return list(db.session.scalars(query))
+
+
+def wait_for(condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+        db.session.rollback()
+
+
+def test_an_openings_texts_go_without_the_sender_claiming_them(
+    app, sending_after_commit, make_user, fake_twilio
+):
+    officer = make_user("officer")
+    with app.test_request_context("/incidents/new", method="POST"):
+        open_incident(report(), officer)
+        queued = texts()
+        assert queued and all(text.state == MessageState.SENDING for text in queued)
+        db.session.commit()
+    wait_for(lambda: not texts(MessageState.SENDING))
+    stop_dispatcher(app)
+
+    sent = texts()
+    assert {text.state for text in sent} == {MessageState.SENT}
+    assert {text.attempts for text in sent} == {1}
+    assert [channel for channel, _ in sending_after_commit if channel == Channel.SMS] == []
+    assert sorted(r.form["To"] for r in fake_twilio.accepted) == sorted(text.recipient for text in sent)
+    assert fake_twilio.duplicates() == {}
+    # The emails beside them were claimed by the sender, after the texts had started.
+    assert {channel for channel, _ in sending_after_commit} == {Channel.EMAIL}
+
+
+def test_a_transaction_that_rolls_back_hands_nothing_over(app, sending_after_commit, fake_twilio):
+    with app.test_request_context("/webhooks/twilio/inbound", method="POST"):
+        queue_sms_answer("+447700900111", "Responder: this answer is rolled back")
+        db.session.flush()
+        db.session.rollback()
+        queue_sms_answer("+447700900222", "Responder: this answer is kept")
+        db.session.commit()
+    wait_for(lambda: not texts(MessageState.SENDING))
+    stop_dispatcher(app)
+    assert [r.form["To"] for r in fake_twilio.requests if r.form] == ["+447700900222"]
+
+
+def test_a_savepoint_rolled_back_keeps_its_text_and_the_rest_still_goes(
+    app, sending_after_commit, fake_twilio
+):
+    with app.test_request_context("/webhooks/twilio/inbound", method="POST"):
+        queue_sms_answer("+447700900333", "Responder: queued before the savepoint")
+        db.session.flush()
+        savepoint = db.session.begin_nested()
+        queue_sms_answer("+447700900111", "Responder: queued inside the savepoint")
+        db.session.flush()
+        savepoint.rollback()
+        db.session.commit()
+    wait_for(lambda: not texts(MessageState.SENDING))
+    stop_dispatcher(app)
+    assert [r.form["To"] for r in fake_twilio.requests if r.form] == ["+447700900333"]
+    assert [text.recipient for text in texts()] == ["+447700900333"]
+    assert sending_after_commit == []  # it went as handed over, not claimed again
+
+
+def test_a_text_handed_over_too_late_for_its_lease_is_asked_about_then_sent_once(
+    app, sending_after_commit, fake_twilio
+):
+    app.config["MESSAGE_LEASE_SECONDS"] = 5  # shorter than a send may take (10 s, and 5 s of grace)
+    with app.test_request_context("/webhooks/twilio/inbound", method="POST"):
+        queue_sms_answer("+447700900444", "Responder: handed over too late")
+        db.session.commit()
+    time.sleep(0.3)
+    stop_dispatcher(app)
+    assert fake_twilio.requests == []
+    (text,) = texts()
+    assert text.state == MessageState.SENDING and text.attempts == 1
+
+    app.config["DISPATCH_AFTER_COMMIT"] = False
+    assert sweep_outbox(app).skipped == 0 and fake_twilio.requests == []  # its lease holds it
+    with freeze_time(now_utc() + timedelta(seconds=6)):
+        report_ = sweep_outbox(app)
+    assert report_.sent == 1
+    db.session.expire_all()
+    assert text.state == MessageState.SENT and text.attempts == 2
+    assert fake_twilio.lookups == ["+447700900444"]  # the provider was asked first
+    assert [r.form["To"] for r in fake_twilio.accepted] == ["+447700900444"]
