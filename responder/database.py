@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.engine import Engine, make_url
@@ -37,6 +38,12 @@ def configure_engine(app: Flask) -> None:
             "options": f"-c statement_timeout={statement_ms}",
             **options.get("connect_args", {}),
         }
+        if url.get_driver_name() == "psycopg":
+            # Statements go to PostgreSQL with their $1 placeholders as SQLAlchemy wrote them:
+            # psycopg does not parse each one again (an opening's multi-row INSERTs carry
+            # thousands of parameters, too many for psycopg's cache of parsed statements).
+            options.setdefault("paramstyle", "numeric_dollar")
+            options["connect_args"].setdefault("cursor_factory", psycopg.RawCursor)
     config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     _install_sqlite_settings()
 
@@ -51,6 +58,14 @@ def is_unavailable(error: BaseException) -> bool:
 def _install_sqlite_settings() -> None:
     if not sa.event.contains(Engine, "connect", _sqlite_on_connect):
         sa.event.listen(Engine, "connect", _sqlite_on_connect)
+    if not sa.event.contains(Engine, "connect", _raw_server_cursors):
+        sa.event.listen(Engine, "connect", _raw_server_cursors)
+
+
+def _raw_server_cursors(dbapi_connection: Any, connection_record: Any) -> None:
+    """A connection whose cursors take $1 placeholders streams results with such cursors too."""
+    if getattr(dbapi_connection, "cursor_factory", None) is psycopg.RawCursor:
+        dbapi_connection.server_cursor_factory = psycopg.RawServerCursor
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
