@@ -40,6 +40,7 @@ from responder.accounts.users import create_user, issue_api_token  # noqa: E402
 from responder.directory.contacts import import_contacts  # noqa: E402
 from responder.extensions import db  # noqa: E402
 from responder.notify.dispatcher import stop_dispatcher  # noqa: E402
+from responder.operations.heap import freeze_start_up_objects  # noqa: E402
 
 LEADS = 40
 PROVIDER_DELAY_MS = 200
@@ -227,6 +228,7 @@ def main() -> None:
                 assert not import_contacts(contacts_csv(), "bench.csv").problems
                 token = issue_api_token(create_user("bench@example.org", "officer", "benchmark-password-1"))
                 client = app.test_client()
+                freeze_start_up_objects()  # as wsgi.py does once the app is built
                 results = [open_and_time(client, token, fake) for _ in range(args.runs)]
         finally:
             stop_dispatcher(app)

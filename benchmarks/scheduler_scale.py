@@ -36,6 +36,7 @@ from responder.directory.contacts import import_contacts  # noqa: E402
 from responder.extensions import db  # noqa: E402
 from responder.incidents.opening import IncidentReport, open_incident  # noqa: E402
 from responder.models import ActionKind, ActionState, Incident, Message, TimedAction  # noqa: E402
+from responder.operations.heap import freeze_start_up_objects  # noqa: E402
 from responder.scheduling import add_action  # noqa: E402
 from responder.scheduling.runtime import SchedulerRuntime  # noqa: E402
 
@@ -77,6 +78,7 @@ def main() -> None:
             row.id for row in db.session.scalars(select_pending().where(TimedAction.due_at == batch_due))
         ]
         db.session.rollback()
+        freeze_start_up_objects()  # as wsgi.py does once the app is built
 
     rss_before = rss_mib()
     runtime = SchedulerRuntime(app)
