@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
@@ -464,3 +465,28 @@ def test_the_demo_has_a_rota_for_every_duty_manager_and_the_on_call_with_one_del
         assert runner.invoke(args=["demo", "seed"]).exit_code == 0  # again: the same rotas, no doubles
         check_again = runner.invoke(args=["rota", "check", "--days", "14"])
         assert check_again.output == check.output
+
+
+def test_work_done_as_of_one_moment_asks_each_role_once_and_for_that_moment(duty_rota):
+    from responder.rotas import as_of
+
+    boundary = utc(2026, 11, 24, 3, 0)
+    lookups = []
+
+    def count(conn, cursor, statement, *args):
+        if "FROM rotas" in statement:
+            lookups.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with freeze_time(boundary + timedelta(seconds=1)), as_of(boundary - timedelta(seconds=1)):
+            # Asked a second after the shift changed, the batch still answers for its own moment.
+            answers = [on_duty(ROLE) for _ in range(5)]
+            explicit = on_duty(ROLE, boundary)  # another moment, asked for by name: looked up afresh
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert {answer.contact.key for answer in answers} == {FIRST}
+    assert explicit.contact.key == SECOND
+    assert len(lookups) == 2
+    with freeze_time(boundary + timedelta(seconds=1)):
+        assert on_duty(ROLE).contact.key == SECOND  # outside, now is now again

@@ -253,3 +253,41 @@ def test_one_failing_action_in_a_batch_holds_up_none_of_the_others(app, make_inc
     assert broken.state == ActionState.PENDING and broken.attempts == 1
     assert "a bug in one handler" in broken.last_error
     assert all(db.session.get(TimedAction, a.id).state == ActionState.FIRED for a in rung if a is not broken)
+
+
+def test_deadlines_due_together_look_up_who_is_on_duty_once(app, make_incident):
+    from responder.scheduling.firing import fire_due_together
+
+    incident = make_incident()
+    due = now_utc() + timedelta(minutes=1)  # before anything the opening scheduled
+    names = [f"Strategy meeting {n}" for n in range(6)]
+    actions = [
+        add_action(
+            incident,
+            ActionKind.DEADLINE,
+            due,
+            details={"name": name, "notify": "bham-vru-duty", "due": due.isoformat()},
+        )
+        for name in names
+    ]
+    db.session.commit()
+    rota_lookups = []
+
+    def count(conn, cursor, statement, *args):
+        if "FROM rotas" in statement:
+            rota_lookups.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with freeze_time(due + timedelta(seconds=1)):
+            fired = fire_due_together(actions[0].id)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert {f.action_id for f in fired} == {action.id for action in actions}
+    assert len(rota_lookups) == 1
+    told = db.session.scalars(
+        select(TimelineEvent).where(
+            TimelineEvent.incident_id == incident.id, TimelineEvent.kind == EventKind.DEADLINE_DUE
+        )
+    ).all()
+    assert sorted(event.data["name"] for event in told) == names

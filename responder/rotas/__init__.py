@@ -5,6 +5,6 @@ this role at this moment, and how (through which rota, by an override, the
 fixed contact standing in for a gap, or nobody).
 """
 
-from responder.rotas.on_duty import DutySource, OnDuty, on_duty, on_duty_for
+from responder.rotas.on_duty import DutySource, OnDuty, as_of, on_duty, on_duty_for
 
-__all__ = ["DutySource", "OnDuty", "on_duty", "on_duty_for"]
+__all__ = ["DutySource", "OnDuty", "as_of", "on_duty", "on_duty_for"]

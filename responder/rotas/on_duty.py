@@ -11,12 +11,18 @@ then keeps its recipient, link and reply code however often it is retried.
   role key) if it has an active one, else nobody, and the escalation moves on
   to the next rung. Either way the timeline says so.
 * A role with no rota: its fixed contact, as before rotas existed.
+
+Work done as of one moment (a batch of timed actions firing together) asks
+inside :func:`as_of`: each role is looked up once, at that moment, however
+many actions ask.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -90,18 +96,49 @@ class OnDuty:
         return ""
 
 
+@dataclass
+class _Moment:
+    at: datetime
+    answers: dict[str, OnDuty]
+
+
+_moment: ContextVar[_Moment | None] = ContextVar("responder_on_duty_moment", default=None)
+
+
+@contextmanager
+def as_of(at: datetime) -> Iterator[None]:
+    """Inside: :func:`on_duty` and :func:`on_duty_for` answer for ``at`` when asked for now, each role once.
+
+    For work that happens as of one moment and asks the same question many
+    times (a batch of deadline notices for one role). Nothing inside may
+    change rotas or contacts.
+    """
+    token = _moment.set(_Moment(at, {}))
+    try:
+        yield
+    finally:
+        _moment.reset(token)
+
+
 def on_duty(role: str | None, at: datetime | None = None) -> OnDuty:
     """Who fills ``role`` at ``at`` (now): see the module's docstring."""
-    at = at or now_utc()
     if not role:
-        return OnDuty("", at, DutySource.NOBODY)
+        return OnDuty("", at or now_utc(), DutySource.NOBODY)
     return on_duty_for([role], at)[role]
 
 
 def on_duty_for(roles: Iterable[str | None], at: datetime | None = None) -> dict[str, OnDuty]:
     """:func:`on_duty` for several roles at once, in three queries however many (opening an incident)."""
-    at = at or now_utc()
     wanted = {role for role in roles if role}
+    moment = _moment.get()
+    if moment is None or at not in (None, moment.at):
+        return _look_up(wanted, at or now_utc())
+    missing = wanted - moment.answers.keys()
+    moment.answers.update(_look_up(missing, moment.at))
+    return {role: moment.answers[role] for role in wanted}
+
+
+def _look_up(wanted: set[str], at: datetime) -> dict[str, OnDuty]:
     if not wanted:
         return {}
     rotas = dict(db.session.execute(select(Rota.id, Rota.role).where(Rota.role.in_(wanted))).all())

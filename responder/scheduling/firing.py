@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from responder import timeline
+from responder import rotas, timeline
 from responder.clock import now_utc
 from responder.database import is_unavailable
 from responder.extensions import db
@@ -160,7 +160,8 @@ def _fire_batch(batch: list[int], now: datetime) -> list[Fired]:
     # One flush for the batch, at the end. Nothing a handler looks up is something an earlier
     # handler of the batch added: they read contacts, and the actions' own states, which the
     # claims and cancellations write straight to the database (UPDATE), so those are seen.
-    with db.session.no_autoflush:
+    # The batch fires as of one moment: who is on duty in a role is looked up once for it.
+    with db.session.no_autoflush, rotas.as_of(now):
         for action in sorted(actions, key=lambda action: order[action.id]):
             claimed = db.session.execute(
                 update(TimedAction)
