@@ -131,3 +131,20 @@ def test_a_text_handed_over_too_late_for_its_lease_is_asked_about_then_sent_once
     assert text.state == MessageState.SENT and text.attempts == 2
     assert fake_twilio.lookups == ["+447700900444"]  # the provider was asked first
     assert [r.form["To"] for r in fake_twilio.accepted] == ["+447700900444"]
+
+
+def test_the_schedulers_outbox_sweep_sends_what_a_web_process_left_behind(
+    app, real_providers, fake_twilio, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from responder.scheduling import jobs, runtime
+
+    queue_sms_answer("+447700900555", "Responder: left behind by a web process")
+    db.session.commit()  # DISPATCH_AFTER_COMMIT is off here: nobody sends it yet
+    app.config["DISPATCH_AFTER_COMMIT"] = True
+    monkeypatch.setattr(runtime, "leading_runtime", lambda: SimpleNamespace(app=app))
+    jobs.sweep_outbox_job()
+    wait_for(lambda: texts(MessageState.SENT))
+    stop_dispatcher(app)
+    assert [r.form["To"] for r in fake_twilio.accepted] == ["+447700900555"]

@@ -330,7 +330,7 @@ def wake_dispatcher(app: Flask | None = None, handed_over: list[HandedOver] | No
     if not app.config["DISPATCH_AFTER_COMMIT"]:
         return
     try:
-        _dispatcher_for(app).wake(handed_over or [])
+        _dispatcher_for(app).wake(handed_over)
     except Exception:
         log.exception("could not start the message dispatcher; messages wait for the next sweep")
 
@@ -381,7 +381,7 @@ class Dispatcher:
         self._thread.start()
         self._ready.wait()
 
-    def wake(self, handed_over: list[HandedOver]) -> None:
+    def wake(self, handed_over: list[HandedOver] | None = None) -> None:
         if handed_over:
             # Before the wake-up, so these texts are under way before anything else is claimed.
             self._loop.call_soon_threadsafe(self._sending.start_handed_over, handed_over)
