@@ -291,3 +291,37 @@ def test_deadlines_due_together_look_up_who_is_on_duty_once(app, make_incident):
         )
     ).all()
     assert sorted(event.data["name"] for event in told) == names
+
+
+def test_a_batch_reads_the_incidents_it_is_about_once(app, make_incident):
+    from responder.scheduling.firing import fire_due_together
+
+    incidents = [make_incident() for _ in range(4)]
+    due = now_utc() + timedelta(minutes=1)  # before anything the openings scheduled
+    actions = [
+        add_action(
+            incident,
+            ActionKind.DEADLINE,
+            due,
+            details={"name": "Strategy meeting", "notify": "bham-vru-duty", "due": due.isoformat()},
+        )
+        for incident in incidents
+    ]
+    db.session.commit()
+    ids = [action.id for action in actions]
+    del incidents, actions
+    db.session.expunge_all()  # nothing of the openings held in memory, as in the scheduler process
+    incident_reads = []
+
+    def count(conn, cursor, statement, *args):
+        if "FROM incidents" in statement:
+            incident_reads.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with freeze_time(due + timedelta(seconds=1)):
+            fired = fire_due_together(ids[0])
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert {f.action_id for f in fired} == set(ids)
+    assert len(incident_reads) == 1

@@ -153,8 +153,8 @@ def _fire_batch(batch: list[int], now: datetime) -> list[Fired]:
     if not actions:
         return []
     postgres = db.session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        _load_all_subjects(actions)
+    # Held here for the batch: the session keeps only weak references to rows nothing else holds.
+    subjects = _load_all_subjects(actions) if postgres else []
     order = {row_id: position for position, row_id in enumerate(batch)}
     results = []
     # One flush for the batch, at the end. Nothing a handler looks up is something an earlier
@@ -172,28 +172,36 @@ def _fire_batch(batch: list[int], now: datetime) -> list[Fired]:
             if claimed != 1:
                 continue
             if not postgres and not results:
-                _load_all_subjects(actions)  # SQLite: fresh, inside the write lock the first claim took
+                subjects = _load_all_subjects(
+                    actions
+                )  # SQLite: fresh, inside the write lock the first claim took
             results.append((action, _carry_out(action, now)))
     db.session.flush()
+    del subjects
     return [_fired(action, result) for action, result in results]
 
 
-def _load_all_subjects(actions: list[TimedAction]) -> None:
+def _load_all_subjects(actions: list[TimedAction]) -> list[object]:
     """What the actions are about, fresh, in as many statements as there are kinds of subject."""
 
-    def load(model, ids: set[int], **lock) -> None:
-        if ids:
+    def load(model, ids: set[int], **lock) -> list[object]:
+        if not ids:
+            return []
+        return list(
             db.session.execute(
                 select(model)
                 .where(model.id.in_(sorted(ids)))
                 .order_by(model.id)
                 .with_for_update(**lock)
                 .execution_options(populate_existing=True)
-            ).scalars().all()
+            ).scalars()
+        )
 
-    load(Incident, {a.incident_id for a in actions}, read=True)
-    load(Activation, {a.activation_id for a in actions if a.activation_id is not None})
-    load(CheckIn, {a.check_in_id for a in actions if a.check_in_id is not None})
+    return [
+        *load(Incident, {a.incident_id for a in actions}, read=True),
+        *load(Activation, {a.activation_id for a in actions if a.activation_id is not None}),
+        *load(CheckIn, {a.check_in_id for a in actions if a.check_in_id is not None}),
+    ]
 
 
 def _fire(action_id: int) -> Fired | None:
