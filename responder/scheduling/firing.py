@@ -48,6 +48,8 @@ MAX_ATTEMPTS = 5
 # Lateness beyond this is worth telling people about (an outage, not jitter).
 LATE_AFTER_SECONDS = 60
 INCIDENT_OVER = (IncidentStatus.STANDING_DOWN, IncidentStatus.CLOSED)
+# Kinds whose handler asks about other pending actions (a later check-in round): claimed one at a time.
+CLAIMED_ONE_BY_ONE = frozenset({ActionKind.CHECK_IN})
 
 
 @dataclass
@@ -139,11 +141,12 @@ def _fire_batch(batch: list[int], now: datetime) -> list[Fired]:
     """Read the batch and what it is about in a few statements, then claim and carry out each in turn.
 
     Locks as one action does, a kind at a time: the incidents (shared), then the
-    activations and check-ins, each in id order, then each action as it is
-    claimed. Each is claimed just before it runs, not all at once, so an
-    action sees the batch's earlier ones as done and its later ones as still
-    pending, exactly as if they had fired one by one (a check-in round
-    superseded by a later one, an escalation already cancelled).
+    activations and check-ins, each in id order, then the actions. An action
+    sees the batch's earlier ones as done and its later ones as still pending,
+    exactly as if they had fired one by one: a check-in round (which asks
+    whether a later round is pending, and is superseded by it) is claimed just
+    before it runs; every other kind reads only what it is about, so those are
+    claimed together, in one statement.
     """
     actions = db.session.scalars(
         select(TimedAction)
@@ -156,29 +159,54 @@ def _fire_batch(batch: list[int], now: datetime) -> list[Fired]:
     # Held here for the batch: the session keeps only weak references to rows nothing else holds.
     subjects = _load_all_subjects(actions) if postgres else []
     order = {row_id: position for position, row_id in enumerate(batch)}
+    ordered = sorted(actions, key=lambda action: order[action.id])
     results = []
     # One flush for the batch, at the end. Nothing a handler looks up is something an earlier
     # handler of the batch added: they read contacts, and the actions' own states, which the
     # claims and cancellations write straight to the database (UPDATE), so those are seen.
     # The batch fires as of one moment: who is on duty in a role is looked up once for it.
     with db.session.no_autoflush, rotas.as_of(now):
-        for action in sorted(actions, key=lambda action: order[action.id]):
-            claimed = db.session.execute(
-                update(TimedAction)
-                .where(TimedAction.id == action.id, TimedAction.state == ActionState.PENDING)
-                .values(state=ActionState.FIRED, fired_at=now, attempts=TimedAction.attempts + 1)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if claimed != 1:
+        together = _claim_together([a.id for a in ordered if a.kind not in CLAIMED_ONE_BY_ONE], now)
+        for action in ordered:
+            if action.kind in CLAIMED_ONE_BY_ONE:
+                if not _claim_one(action.id, now):
+                    continue
+            elif action.id not in together:
                 continue
             if not postgres and not results:
-                subjects = _load_all_subjects(
-                    actions
-                )  # SQLite: fresh, inside the write lock the first claim took
+                # SQLite: read fresh, inside the write lock the first claim took.
+                subjects = _load_all_subjects(actions)
             results.append((action, _carry_out(action, now)))
     db.session.flush()
     del subjects
     return [_fired(action, result) for action, result in results]
+
+
+def _claim_together(action_ids: list[int], now: datetime) -> set[int]:
+    """Claim these actions in one conditional UPDATE; the ids still pending, now claimed."""
+    if not action_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            update(TimedAction)
+            .where(TimedAction.id.in_(action_ids), TimedAction.state == ActionState.PENDING)
+            .values(state=ActionState.FIRED, fired_at=now, attempts=TimedAction.attempts + 1)
+            .returning(TimedAction.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+
+
+def _claim_one(action_id: int, now: datetime) -> bool:
+    return (
+        db.session.execute(
+            update(TimedAction)
+            .where(TimedAction.id == action_id, TimedAction.state == ActionState.PENDING)
+            .values(state=ActionState.FIRED, fired_at=now, attempts=TimedAction.attempts + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
 
 
 def _load_all_subjects(actions: list[TimedAction]) -> list[object]:
@@ -248,15 +276,10 @@ def _claim(action: TimedAction, now: datetime) -> bool:
     postgres = db.session.get_bind().dialect.name == "postgresql"
     if postgres:
         _load_subjects(action)
-    claimed = db.session.execute(
-        update(TimedAction)
-        .where(TimedAction.id == action.id, TimedAction.state == ActionState.PENDING)
-        .values(state=ActionState.FIRED, fired_at=now, attempts=TimedAction.attempts + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed == 1 and not postgres:
+    claimed = _claim_one(action.id, now)
+    if claimed and not postgres:
         _load_subjects(action)
-    return claimed == 1
+    return claimed
 
 
 def _load_subjects(action: TimedAction) -> None:
