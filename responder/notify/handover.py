@@ -3,9 +3,9 @@
 In a process that sends after commit (DISPATCH_AFTER_COMMIT) and stays up
 to send (a web request's, or one whose sender is running, such as the
 scheduler's; not a one-off command), a text that is due at once is written
-already claimed: ``sending``, its first attempt,
-``handed_at`` and a lease of MESSAGE_LEASE_SECONDS, exactly as a claim by
-the sender would leave it (responder.notify.delivery). When the transaction
+already claimed: ``sending``, its first attempt, ``handed_at`` and a lease
+of MESSAGE_LEASE_SECONDS, exactly as a claim by the sender would leave it
+(responder.notify.delivery). When the transaction
 commits, the texts go straight to the sender's event loop, so nothing stands
 between the commit that alerts forty leads and the first request to the
 provider: no wake-up round trip, no claiming statement.
@@ -40,7 +40,7 @@ _READY = "responder.texts_ready"
 
 @dataclass(frozen=True)
 class HandedOver:
-    """A text claimed by the committing transaction; the sender must start it before ``send_by``."""
+    """A text claimed by the committing transaction, and when its claim runs out."""
 
     claim: Claim
     lease_until: datetime

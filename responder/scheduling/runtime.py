@@ -37,7 +37,6 @@ import queue
 import signal
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -62,8 +61,6 @@ log = logging.getLogger(__name__)
 
 MIN_HORIZON = timedelta(minutes=10)
 STANDBY_POLL_SECONDS = 1.0
-# How many fired actions a runtime remembers, to end their queued jobs without a query.
-_REMEMBER_DONE = 10_000
 _EMBEDDED_KEY = "responder.scheduler"
 _embedded_lock = threading.Lock()
 _leading: SchedulerRuntime | None = None
@@ -114,9 +111,6 @@ class SchedulerRuntime:
         self._jobstore: TimedActionJobStore | None = None
         # One batch of timed actions at a time: the next job's batch starts after this one commits.
         self._firing = threading.Lock()
-        # Actions this process's batches took (fired or cancelled, committed): their own jobs,
-        # still queued behind the batch, end at once instead of asking the database again.
-        self._done: OrderedDict[int, None] = OrderedDict()
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -297,18 +291,10 @@ class SchedulerRuntime:
     def fire(self, action_id: int) -> None:
         """Fire the action and whatever else is due with it (one batch at a time in this process).
 
-        The jobs of actions that went in another job's batch find them fired and do nothing
-        (without a query, when this process fired them).
+        The jobs of actions that went in another job's batch find them fired and do nothing.
         """
-        with self._firing:
-            if action_id in self._done:
-                return
-            with self.app.app_context():
-                batch = fire_due_together(action_id)
-            for fired in batch:
-                self._done[fired.action_id] = None
-            while len(self._done) > _REMEMBER_DONE:
-                self._done.popitem(last=False)
+        with self._firing, self.app.app_context():
+            batch = fire_due_together(action_id)
         for fired in batch:
             for follow_up_id, due_at in fired.follow_ups:
                 self._time(follow_up_id, due_at, now_utc())
