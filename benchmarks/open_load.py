@@ -153,8 +153,9 @@ def seed(url: str) -> str:
     return token
 
 
-def open_one(base: str, token: str) -> float:
-    body = {
+def walsall_opening() -> dict:
+    """The body of ``POST /api/v1/incidents`` each benchmark opening sends (the Walsall playbook, 12 leads)."""
+    return {
         "local_authority": "walsall",
         "type": "stabbing",
         "occurred_at": (datetime.now(UTC) - timedelta(minutes=20)).isoformat(),
@@ -163,9 +164,12 @@ def open_one(base: str, token: str) -> float:
         "school_link": True,
         "tension": "high",
     }
+
+
+def open_one(base: str, token: str) -> float:
     request = urllib.request.Request(  # noqa: S310 (our own http://127.0.0.1 server)
         base + "/api/v1/incidents",
-        data=json.dumps(body).encode(),
+        data=json.dumps(walsall_opening()).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         method="POST",
     )

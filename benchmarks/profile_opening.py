@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from pyinstrument import Profiler  # noqa: E402
 
 from benchmarks.alert_fanout import reset_postgres  # noqa: E402
+from benchmarks.open_load import walsall_opening  # noqa: E402
 from responder import create_app  # noqa: E402
 from responder.accounts.users import create_user, issue_api_token  # noqa: E402
 from responder.demo import DEMO_CONTACTS  # noqa: E402
@@ -73,16 +73,9 @@ def main() -> None:
 
 
 def open_one(client, token: str) -> None:
-    body = {
-        "local_authority": "walsall",
-        "type": "stabbing",
-        "occurred_at": (datetime.now(UTC) - timedelta(minutes=20)).isoformat(),
-        "location": "Benchmark Road",
-        "youngest_age": 16,
-        "school_link": True,
-        "tension": "high",
-    }
-    response = client.post("/api/v1/incidents", json=body, headers={"Authorization": f"Bearer {token}"})
+    response = client.post(
+        "/api/v1/incidents", json=walsall_opening(), headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 201, response.get_data(as_text=True)
 
 
