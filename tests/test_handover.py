@@ -148,3 +148,16 @@ def test_the_schedulers_outbox_sweep_sends_what_a_web_process_left_behind(
     wait_for(lambda: texts(MessageState.SENT))
     stop_dispatcher(app)
     assert [r.form["To"] for r in fake_twilio.accepted] == ["+447700900555"]
+
+
+def test_a_one_off_commands_texts_are_left_for_the_sender_to_claim(app, sending_after_commit, fake_twilio):
+    # An app context without a request, and no sender running in this process: a `flask ...` command.
+    queue_sms_answer("+447700900666", "Responder: queued by a command")
+    db.session.flush()
+    (text,) = texts()
+    assert text.state == MessageState.PENDING and text.attempts == 0
+    db.session.commit()  # wakes (starts) this process's sender, which claims the text itself
+    wait_for(lambda: texts(MessageState.SENT))
+    stop_dispatcher(app)
+    assert sending_after_commit == [(Channel.SMS, text.id)]
+    assert [r.form["To"] for r in fake_twilio.accepted] == ["+447700900666"]

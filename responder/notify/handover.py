@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from responder.clock import now_utc
 from responder.models import Channel, Message, MessageState
-from responder.notify.delivery import Claim, outgoing
+from responder.notify.delivery import Claim, RetryPolicy, outgoing
 
 # session.info keys: texts this transaction claimed, and the claims ready to hand over at commit.
 _CLAIMED = "responder.texts_claimed"
@@ -55,7 +55,7 @@ def claim_new_texts(session: Session, *_: Any) -> None:
     if room <= 0:
         return
     now = now_utc()
-    lease = timedelta(seconds=current_app.config["MESSAGE_LEASE_SECONDS"])
+    lease = timedelta(seconds=RetryPolicy.from_config(current_app.config).lease_seconds)
     for row in session.new:
         if not _due_text(row):
             continue
