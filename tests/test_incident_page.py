@@ -373,3 +373,11 @@ def test_htmx_is_a_static_file_and_the_policy_allows_nothing_inline(client, inci
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)  # no inline script
     assert "<style" not in page and " style=" not in page
     assert not re.search(r"\shx-on|\shx-vals=['\"]js:", page)  # nothing htmx would need eval for
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "9" * 5000, "-1", " 1"])
+def test_an_event_id_that_is_not_plain_digits_is_a_clear_answer_not_a_500(client, incident, officer, value):
+    live = client.get(f"/incidents/{incident.reference}/live", query_string={"after": value})
+    assert live.status_code == 400
+    page = client.get(f"/incidents/{incident.reference}", query_string={"past": value})
+    assert page.status_code == 200  # an unreadable "older than" shows the newest events

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -28,6 +29,9 @@ from responder.web.incident_panels import (
     poll_url,
     render_panels,
 )
+
+# A timeline event id as the query string may carry it ("²" is a digit to str.isdigit, not to int).
+_EVENT_ID = re.compile(r"[0-9]{1,18}")
 
 bp = Blueprint("incidents", __name__)
 
@@ -100,15 +104,15 @@ def new():
 def show(reference: str):
     incident = visible_incident(reference)
     record_access(current_user, incident, "viewed")
-    shown, past = _timeline_view(), request.args.get("past", "")
-    continued = past.isdigit()
+    shown, past = _timeline_view(), _event_id(request.args.get("past", ""))
+    continued = past is not None
     naming = naming_for(incident, redacted=False)
     page = incident_view.timeline(
         incident,
         naming,
         shown.kind,
         oldest_first=shown.oldest_first,
-        past=int(past) if continued else None,
+        past=past,
         receipts=shown.receipts,
     )
     shown = replace(shown, where=_where_new_events_go(shown, page, continued))
@@ -139,18 +143,18 @@ def live(reference: str):
     cursor; 204 No Content when nothing changed.
     """
     incident = visible_incident(reference)
-    after = request.args.get("after", "0")
-    if not after.isdigit():
+    after = _event_id(request.args.get("after", "0"))
+    if after is None:
         return "after must be a timeline event id", 400, {"Content-Type": "text/plain; charset=utf-8"}
     where = request.args.get("events", "")
     shown = replace(_timeline_view(), where=where if where in ("prepend", "append") else "")
     naming = naming_for(incident, redacted=False)
     cursor = incident_view.latest_event_id(incident)
-    events = _new_events(incident, naming, shown, int(after)) if cursor > int(after) else []
+    events = _new_events(incident, naming, shown, after) if cursor > after else []
     cursor = max([cursor, *(entry.id for entry in events)])
     panels = render_panels(panel_context(incident, naming))
     changed = panels.changed_since(decode_seen(request.args.get("seen", "")))
-    if not changed and cursor <= int(after):
+    if not changed and cursor <= after:
         return "", 204
     return render_template(
         "incidents/_live.html",
@@ -189,3 +193,8 @@ def _timeline_view() -> TimelineView:
         oldest_first=request.args.get("order") == "oldest",
         receipts=request.args.get("receipts") == "1",
     )
+
+
+def _event_id(raw: str) -> int | None:
+    """A timeline event id from the query string: ASCII digits only, and no longer than an id can be."""
+    return int(raw) if _EVENT_ID.fullmatch(raw) else None
