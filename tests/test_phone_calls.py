@@ -155,7 +155,9 @@ def test_what_the_call_says_has_no_personal_data(duty_manager_called, client, vo
         assert personal not in twiml
 
 
-def test_pressing_1_acknowledges_and_stops_the_escalation(duty_manager_called, client, voice):
+def test_pressing_1_acknowledges_and_stops_the_escalation(
+    duty_manager_called, client, voice, make_user, login
+):
     activation, call = duty_manager_called
     answers = voice.play_call(placed(voice, call), through(client), keys="1")
 
@@ -173,6 +175,9 @@ def test_pressing_1_acknowledges_and_stops_the_escalation(duty_manager_called, c
     )
     fire_at(45)
     assert youth_service(activation.incident).escalation_level == 2  # nobody further up is alerted
+    login(make_user("officer"))
+    page = client.get(f"/incidents/{activation.incident.reference}").get_data(as_text=True)
+    assert "by phone call" in page and "phone_call" not in page
 
 
 def test_pressing_2_declines_and_hands_on_to_the_on_call_who_is_phoned_too(

@@ -31,20 +31,12 @@ from responder.models import (
 )
 from responder.responses.escalation import LEVEL_NAMES
 from responder.timeline.naming import Naming
-from responder.timeline.render import sentence, who
+from responder.timeline.render import CHANNEL_WORDS, sentence, who
 
 # Timeline filters: what a manager asks to see, and the event kinds behind each.
 TIMELINE_FILTERS = {group.value: EventKind.of_group(group) for group in EventGroup}
 # Delivery receipts ("sent", "delivered") are most of a timeline: shown only when asked for.
 RECEIPTS = tuple(kind for kind in EventKind if kind.receipt)
-# How something was done or sent, as the timeline says it beside who did it.
-CHANNEL_WORDS = {
-    "sms": "by SMS",
-    "email": "by email",
-    "voice": "by phone call",
-    "link": "by link",
-    "sms_reply": "by SMS reply",
-}
 # Events shown at once; older ones a page at a time.
 TIMELINE_PAGE = 100
 WAITING = (ActivationState.ALERTED, ActivationState.ESCALATED)

@@ -18,13 +18,20 @@ from responder.playbooks import parse_duration
 from responder.playbooks.schema import SHARING_BASES
 from responder.timeline.naming import Naming
 
-CHANNELS = {
+# What a message went by, as a noun ("Alert by SMS and email").
+MESSAGE_CHANNELS = {"sms": "SMS", "email": "email", "voice": "phone call"}
+# How someone answered, as the timeline says it after who answered.
+ANSWER_CHANNELS = {
     "link": "by link",
     "sms_reply": "by SMS reply",
     "phone_call": "by pressing a key during Responder's phone call",
-    "sms": "SMS",
-    "email": "email",
-    "voice": "phone call",
+}
+CHANNELS = {**ANSWER_CHANNELS, **MESSAGE_CHANNELS}
+# Beside an entry on the page: how it was done or sent.
+CHANNEL_WORDS = {
+    **{channel: f"by {name}" for channel, name in MESSAGE_CHANNELS.items()},
+    **ANSWER_CHANNELS,
+    "phone_call": "by phone call",
 }
 EXPORT_FORMATS = {
     "csv": "chronology (CSV)",

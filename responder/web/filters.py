@@ -10,9 +10,7 @@ from responder.clock import as_utc, format_local, now_utc
 from responder.models import LOCAL_AUTHORITIES
 from responder.playbooks import parse_duration
 from responder.playbooks.schema import SHARING_BASES
-
-# A message's channel as a sentence says it: "Alert by SMS and email: delivered".
-CHANNEL_NAMES = {"sms": "SMS", "email": "email", "voice": "phone call"}
+from responder.timeline.render import MESSAGE_CHANNELS
 
 
 def duration(value: timedelta) -> str:
@@ -51,7 +49,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(since, "since")
     app.add_template_filter(lambda slug: LOCAL_AUTHORITIES.get(slug, slug), "la_name")
     app.add_template_filter(lambda basis: SHARING_BASES.get(basis, basis), "basis_name")
-    app.add_template_filter(lambda channel: CHANNEL_NAMES.get(channel, channel), "channel_name")
+    app.add_template_filter(lambda channel: MESSAGE_CHANNELS.get(channel, channel), "channel_name")
     app.add_template_filter(step_words, "step_words")
     app.add_template_filter(in_words, "in_words")
     app.add_template_filter(lambda value: value.replace("_", " ").capitalize() if value else "", "label")
