@@ -161,3 +161,24 @@ def test_a_one_off_commands_texts_are_left_for_the_sender_to_claim(app, sending_
     stop_dispatcher(app)
     assert sending_after_commit == [(Channel.SMS, text.id)]
     assert [r.form["To"] for r in fake_twilio.accepted] == ["+447700900666"]
+
+
+def test_a_released_savepoint_hands_nothing_over_until_the_transaction_commits(
+    app, sending_after_commit, fake_twilio
+):
+    with app.test_request_context("/webhooks/twilio/inbound", method="POST"):
+        outer = db.session.begin_nested()
+        inner = db.session.begin_nested()
+        queue_sms_answer("+447700900111", "Responder: released, then rolled back with its outer savepoint")
+        inner.commit()
+        outer.rollback()
+        cancelled = db.session.begin_nested()
+        queue_sms_answer("+447700900222", "Responder: released, then cancelled")
+        cancelled.commit()
+        (text,) = texts()
+        text.state = MessageState.CANCELLED
+        queue_sms_answer("+447700900333", "Responder: kept")
+        db.session.commit()
+    wait_for(lambda: not texts(MessageState.SENDING))
+    stop_dispatcher(app)
+    assert [r.form["To"] for r in fake_twilio.requests if r.form] == ["+447700900333"]

@@ -70,7 +70,13 @@ def claim_new_texts(session: Session, *_: Any) -> None:
 
 
 def prepare_hand_over(session: Session) -> None:
-    """Before the commit: what each claimed text will say, read while the rows are in memory."""
+    """Before the commit: what each claimed text will say, read while the rows are in memory.
+
+    Only at the transaction's own commit: a savepoint released inside it may
+    still be rolled back with the transaction, or its text changed after.
+    """
+    if session.in_nested_transaction():
+        return
     session.flush()  # the commit would flush next: its new texts are claimed now, not after this
     claimed: list[Message] = session.info.pop(_CLAIMED, [])
     if not claimed:
