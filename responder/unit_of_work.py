@@ -129,9 +129,10 @@ def install_session_events() -> None:
 
 
 def _note_queued_messages(session: Session, flush_context: Any) -> None:
-    from responder.models import Message
+    """A message the sender has to claim itself (texts handed over at the commit are not)."""
+    from responder.models import Message, MessageState
 
-    if any(isinstance(row, Message) for row in session.new):
+    if any(isinstance(row, Message) and row.state != MessageState.SENDING for row in session.new):
         session.info[_QUEUED_MESSAGES] = True
 
 
@@ -159,4 +160,4 @@ def _wake_sender_after_commit(session: Session) -> None:
         return
     from responder.notify.dispatcher import wake_dispatcher
 
-    wake_dispatcher(current_app._get_current_object(), ready)
+    wake_dispatcher(current_app._get_current_object(), ready, claim=queued)

@@ -112,6 +112,7 @@ def test_a_savepoint_rolled_back_keeps_its_text_and_the_rest_still_goes(
 def test_a_text_handed_over_too_late_for_its_lease_is_asked_about_then_sent_once(
     app, sending_after_commit, fake_twilio
 ):
+    lease = app.config["MESSAGE_LEASE_SECONDS"]
     app.config["MESSAGE_LEASE_SECONDS"] = 5  # shorter than a send may take (10 s, and 5 s of grace)
     with app.test_request_context("/webhooks/twilio/inbound", method="POST"):
         queue_sms_answer("+447700900444", "Responder: handed over too late")
@@ -123,6 +124,7 @@ def test_a_text_handed_over_too_late_for_its_lease_is_asked_about_then_sent_once
     assert text.state == MessageState.SENDING and text.attempts == 1
 
     app.config["DISPATCH_AFTER_COMMIT"] = False
+    app.config["MESSAGE_LEASE_SECONDS"] = lease  # the sender taking it over claims with a lease long enough
     assert sweep_outbox(app).skipped == 0 and fake_twilio.requests == []  # its lease holds it
     with freeze_time(now_utc() + timedelta(seconds=6)):
         report_ = sweep_outbox(app)
@@ -182,3 +184,24 @@ def test_a_released_savepoint_hands_nothing_over_until_the_transaction_commits(
     wait_for(lambda: not texts(MessageState.SENDING))
     stop_dispatcher(app)
     assert [r.form["To"] for r in fake_twilio.requests if r.form] == ["+447700900333"]
+
+
+def test_texts_handed_over_by_several_commits_keep_to_the_senders_limit(
+    app, sending_after_commit, fake_twilio
+):
+    app.config["MESSAGE_SEND_WORKERS"] = 3
+    fake_twilio.set_delay(150)
+    for commit in range(3):  # three requests, each handing over as many texts as the sender may send at once
+        with app.test_request_context("/webhooks/twilio/inbound", method="POST"):
+            for n in range(3):
+                queue_sms_answer(f"+4477009005{commit}{n}", f"Responder: text {n} of commit {commit}")
+            db.session.commit()
+    wait_for(lambda: len(texts(MessageState.SENT)) == 9, seconds=10)
+    stop_dispatcher(app)
+    requests = fake_twilio.accepted
+    at_once = max(
+        sum(1 for other in requests if other.received_at <= r.received_at < other.answered_at)
+        for r in requests
+    )
+    assert len(requests) == 9 and at_once <= 3
+    assert fake_twilio.duplicates() == {}

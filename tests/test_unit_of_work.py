@@ -51,7 +51,9 @@ def test_only_the_boundaries_commit_or_roll_back():
 def wakes(app, monkeypatch):
     """Every time the sender is woken, from this process."""
     woken = []
-    monkeypatch.setattr(dispatcher, "wake_dispatcher", lambda app=None, handed_over=None: woken.append(app))
+    monkeypatch.setattr(
+        dispatcher, "wake_dispatcher", lambda app=None, handed_over=None, claim=True: woken.append(app)
+    )
     return woken
 
 

@@ -121,6 +121,10 @@ class Sending:
         self.report = SweepReport()
         self.in_flight: set[asyncio.Task] = set()
         self.slot_freed = asyncio.Event()
+        # Requests at the providers at once, however the sends were started (claimed here or handed over).
+        self._requests = asyncio.Semaphore(self.workers)
+        # A send must start this long before its lease runs out, to finish (or time out) inside it.
+        self._margin = timedelta(seconds=self.timeout + _BACKEND_GRACE_SECONDS)
         self._database = ThreadPoolExecutor(1, thread_name_prefix="responder-sender-db")
         self._unrecorded: list[Outcome] = []
         self._recording = False  # a batch is being written (or waits to be written again)
@@ -149,28 +153,19 @@ class Sending:
             claims = await self.in_database(
                 claim_due, self.free, self.policy, channel, exclude | set(claimed)
             )
+            start_by = now_utc() + timedelta(seconds=self.policy.lease_seconds) - self._margin
             for claim in claims:
-                self._start(claim)
+                self._start(claim, start_by)
             claimed += [claim.message.id for claim in claims]
         return claimed
 
     def start_handed_over(self, handed: Iterable[HandedOver]) -> None:
-        """Start texts a commit claimed for this sender, unless too little of their lease is left.
-
-        Such a text is left to run out its lease: whoever takes it over asks
-        the provider first, so it is never sent twice.
-        """
-        latest = now_utc() + timedelta(seconds=self.timeout + _BACKEND_GRACE_SECONDS)
+        """Start texts a commit claimed for this sender (see :meth:`_deliver` for their lease)."""
         for text in handed:
-            if as_utc(text.lease_until) < latest:
-                log.warning(
-                    "message %s was handed over too late to send within its lease", text.claim.message.id
-                )
-                continue
-            self._start(text.claim)
+            self._start(text.claim, as_utc(text.lease_until) - self._margin)
 
-    def _start(self, claim: Claim) -> None:
-        task = asyncio.create_task(self._deliver(claim), name=f"responder-send-{claim.message.id}")
+    def _start(self, claim: Claim, start_by: datetime) -> None:
+        task = asyncio.create_task(self._deliver(claim, start_by), name=f"responder-send-{claim.message.id}")
         self.in_flight.add(task)
         task.add_done_callback(self._finished)
 
@@ -178,8 +173,20 @@ class Sending:
         self.in_flight.discard(task)
         self.slot_freed.set()
 
-    async def _deliver(self, claim: Claim) -> None:
-        outcome = await self._attempt(claim)
+    async def _deliver(self, claim: Claim, start_by: datetime) -> None:
+        """Send once a request slot is free, if the claim's lease still covers the send.
+
+        A send that could not start in time is left to run out its lease:
+        whoever takes the message over asks the provider first, so it is never
+        sent twice.
+        """
+        async with self._requests:
+            if now_utc() > start_by:
+                log.warning(
+                    "message %s could not start within its lease; it is taken over later", claim.message.id
+                )
+                return
+            outcome = await self._attempt(claim)
         self.report.add(outcome.result)
         self._unrecorded.append(outcome)
         self._outcome_ready.set()
@@ -317,11 +324,14 @@ async def _sweep(app: Flask) -> SweepReport:
 # --- the dispatcher: one per process, woken by commits ---------------------------------
 
 
-def wake_dispatcher(app: Flask | None = None, handed_over: list[HandedOver] | None = None) -> None:
+def wake_dispatcher(
+    app: Flask | None = None, handed_over: list[HandedOver] | None = None, *, claim: bool = True
+) -> None:
     """Send what was just committed, from this process, now (responder.unit_of_work calls it after commits).
 
     ``handed_over`` are the texts the commit claimed for this process's
-    sender: they start first. Does nothing when DISPATCH_AFTER_COMMIT is off
+    sender: they start first. ``claim`` says whether the commit queued
+    anything else, for the sender to claim itself. Does nothing when DISPATCH_AFTER_COMMIT is off
     (the test suite, which sweeps explicitly). Never raises: the caller's
     work is already committed, and a message that cannot go now is still
     delivered by the next sweep (a claimed text once its lease runs out).
@@ -330,7 +340,7 @@ def wake_dispatcher(app: Flask | None = None, handed_over: list[HandedOver] | No
     if not app.config["DISPATCH_AFTER_COMMIT"]:
         return
     try:
-        _dispatcher_for(app).wake(handed_over)
+        _dispatcher_for(app).wake(handed_over, claim=claim)
     except Exception:
         log.exception("could not start the message dispatcher; messages wait for the next sweep")
 
@@ -381,11 +391,12 @@ class Dispatcher:
         self._thread.start()
         self._ready.wait()
 
-    def wake(self, handed_over: list[HandedOver] | None = None) -> None:
+    def wake(self, handed_over: list[HandedOver] | None = None, *, claim: bool = True) -> None:
         if handed_over:
             # Before the wake-up, so these texts are under way before anything else is claimed.
             self._loop.call_soon_threadsafe(self._sending.start_handed_over, handed_over)
-        self._loop.call_soon_threadsafe(self._wake.set)
+        if claim:
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     def running_here(self) -> bool:
         return self._pid == os.getpid() and self._thread.is_alive()
