@@ -101,16 +101,27 @@ def test_suite() -> Figure:
     """ruff and the whole suite on SQLite, as `make test` runs them (dependencies already installed)."""
     print("== make test's checks (ruff, pytest -n auto)", flush=True)
     started = time.perf_counter()
-    for command in (
-        [".venv/bin/ruff", "check", "."],
-        [".venv/bin/ruff", "format", "--check", "."],
-        [".venv/bin/pytest", "-n", "auto", "-q", "-p", "no:cacheprovider"],
-    ):
-        subprocess.run(command, cwd=ROOT, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    passed = all(
+        subprocess.run(
+            command, cwd=ROOT, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ).returncode
+        == 0
+        for command in (
+            [".venv/bin/ruff", "check", "."],
+            [".venv/bin/ruff", "format", "--check", "."],
+            [".venv/bin/pytest", "-n", "auto", "-q", "-p", "no:cacheprovider"],
+        )
+    )
     took = time.perf_counter() - started
-    what = "make test: ruff and the whole suite (pytest -n auto)"
+    what = "make test: ruff and the whole suite (pytest -n auto)" + ("" if passed else ", FAILED")
     return Figure(
-        "tests", what, "sqlite", took, "s", f"< {TEST_TARGET_SECONDS} s", took < TEST_TARGET_SECONDS
+        "tests",
+        what,
+        "sqlite",
+        took,
+        "s",
+        f"< {TEST_TARGET_SECONDS} s",
+        passed and took < TEST_TARGET_SECONDS,
     )
 
 

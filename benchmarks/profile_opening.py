@@ -8,14 +8,13 @@ profile's top lines and the share of the request each part takes.
     .venv/bin/python benchmarks/profile_opening.py [--opens 20] [--database-url URL]
 
 Without --database-url it uses a temporary SQLite file. A PostgreSQL URL
-must point at a scratch database: its schema is dropped and rebuilt.
+must name a scratch database ending in _bench: it is dropped and re-created.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,12 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from pyinstrument import Profiler  # noqa: E402
 
-from benchmarks.alert_fanout import reset_postgres  # noqa: E402
-from benchmarks.open_load import walsall_opening  # noqa: E402
+from benchmarks.open_load import seed, walsall_opening  # noqa: E402
+from benchmarks.scheduler_scale import prepare_database  # noqa: E402
 from responder import create_app  # noqa: E402
-from responder.accounts.users import create_user, issue_api_token  # noqa: E402
-from responder.demo import DEMO_CONTACTS  # noqa: E402
-from responder.directory.contacts import import_contacts  # noqa: E402
 from responder.extensions import db  # noqa: E402
 from responder.operations.heap import freeze_start_up_objects  # noqa: E402
 
@@ -47,28 +43,20 @@ def main() -> None:
     parser.add_argument("--opens", type=int, default=20)
     parser.add_argument("--database-url", default=None, help="scratch database (default: temporary SQLite)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        url = args.database_url or f"sqlite:///{Path(scratch) / 'profile.db'}"
-        if url.startswith("postgresql"):
-            reset_postgres(url)
-        app = create_app(
-            "testing", {"SQLALCHEMY_DATABASE_URI": url, "PLAYBOOKS_DIR": str(ROOT / "playbooks")}
-        )
-        with app.app_context():
-            db.create_all()
-            import_contacts(DEMO_CONTACTS.read_text(encoding="utf-8"), "contacts.csv")
-            token = issue_api_token(create_user("officer@bench.example", "officer", "benchmark-password-1"))
-            db.session.commit()
-            client = app.test_client()
-            freeze_start_up_objects()  # as wsgi.py does once the app is built
-            for _ in range(WARM_UP):
-                open_one(client, token)
-            profiler = Profiler(interval=0.0005)
-            profiler.start()
-            for _ in range(args.opens):
-                open_one(client, token)
-            session = profiler.stop()
-            db.engine.dispose()
+    url = prepare_database(args.database_url)
+    token = seed(url)
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "PLAYBOOKS_DIR": str(ROOT / "playbooks")})
+    with app.app_context():
+        client = app.test_client()
+        freeze_start_up_objects()  # as wsgi.py does once the app is built
+        for _ in range(WARM_UP):
+            open_one(client, token)
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for _ in range(args.opens):
+            open_one(client, token)
+        session = profiler.stop()
+        db.engine.dispose()
     report(profiler, session, args.opens, url.split(":", 1)[0])
 
 

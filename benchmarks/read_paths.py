@@ -17,7 +17,6 @@ import argparse
 import logging
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -48,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None, help="scratch database ending in _bench")
     args = parser.parse_args()
-    url = prepare_database(args.database_url) if args.database_url else _sqlite()
+    url = prepare_database(args.database_url)
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "PLAYBOOKS_DIR": str(ROOT / "playbooks")})
     logging.disable(logging.INFO)  # the request log would bury the figures
     with app.app_context():
@@ -73,10 +72,6 @@ def main() -> None:
     record(Figure("read_paths", what, database, metrics, "ms", "< 50 ms", metrics < 50))
     what = f"incident page, {EVENTS:,} timeline events: first page (median of {REQUESTS})"
     record(Figure("read_paths", what, database, page, "ms", "< 300 ms", page < 300))
-
-
-def _sqlite() -> str:
-    return f"sqlite:///{Path(tempfile.mkdtemp(prefix='responder-bench-')) / 'bench.db'}"
 
 
 def seed() -> str:

@@ -161,7 +161,8 @@ def _fire_batch(batch: list[int], now: datetime) -> list[Fired]:
     order = {row_id: position for position, row_id in enumerate(batch)}
     ordered = sorted(actions, key=lambda action: order[action.id])
     results = []
-    # One flush for the batch, at the end. Nothing a handler looks up is something an earlier
+    # No autoflush: the batch's rows are written by one flush at the end (check-in handlers
+    # flush their own rows early). Nothing a handler looks up is something an earlier
     # handler of the batch added: they read contacts, and the actions' own states, which the
     # claims and cancellations write straight to the database (UPDATE), so those are seen.
     # The batch fires as of one moment: who is on duty in a role is looked up once for it.
