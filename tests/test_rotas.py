@@ -490,3 +490,18 @@ def test_work_done_as_of_one_moment_asks_each_role_once_and_for_that_moment(duty
     assert len(lookups) == 2
     with freeze_time(boundary + timedelta(seconds=1)):
         assert on_duty(ROLE).contact.key == SECOND  # outside, now is now again
+
+
+def test_the_dashboard_shows_rota_gaps_only_for_the_areas_its_viewer_works_in(
+    duty_rota, make_user, login, client
+):
+    coventry_officer = make_user("officer")
+    coventry_officer.local_authorities = ["coventry"]
+    db.session.commit()
+    with freeze_time(utc(2026, 11, 24, 10, 0)):  # Birmingham's duty rota ends at 15:00: a gap
+        login(coventry_officer)
+        assert ROLE not in client.get("/").get_data(as_text=True)
+        client.post("/logout")
+        login(make_user("manager"))  # every area
+        assert ROLE in client.get("/").get_data(as_text=True)
+        assert ROLE not in client.get("/?local_authority=coventry").get_data(as_text=True)

@@ -129,15 +129,30 @@ def _same_holders(one: Stretch, other: Stretch) -> bool:
     )
 
 
-def escalation_gaps(hours: int = 72) -> list[Gap]:
-    """Gaps in the next ``hours`` in the rotas of roles an alert or escalation can go to (the dashboard)."""
+def escalation_gaps(hours: int = 72, areas: Iterable[str] | None = None) -> list[Gap]:
+    """Gaps in the next ``hours`` in the rotas of roles an alert or escalation can go to (the dashboard).
+
+    ``areas``: only the roles responses in these local authorities can reach
+    (someone limited to some areas sees their gaps, not another area's); None for all.
+    """
     from responder.playbooks import PlaybookError
     from responder.playbooks.registry import current_playbooks
-    from responder.rotas.roles import escalation_roles
+    from responder.rotas.roles import escalation_roles, local_roles
 
     now = now_utc()
     try:
-        roles = escalation_roles(current_playbooks())
-    except PlaybookError:  # invalid playbooks: every rota counts
-        roles = None
+        playbooks = current_playbooks()
+    except PlaybookError:  # invalid playbooks: every rota counts, for those who see every area
+        if areas is not None:
+            return []
+        return find_gaps(now, now + timedelta(hours=hours))
+    if areas is None:
+        roles = escalation_roles(playbooks)
+    else:
+        roles = {
+            role
+            for area in areas
+            if area in playbooks.playbooks
+            for role in local_roles(playbooks, area).escalation
+        }
     return find_gaps(now, now + timedelta(hours=hours), roles)

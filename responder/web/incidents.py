@@ -67,7 +67,7 @@ def dashboard():
         status=status,
         local_authorities=LOCAL_AUTHORITIES,
         statuses=list(IncidentStatus),
-        rota_gaps=escalation_gaps(hours=72),
+        rota_gaps=escalation_gaps(hours=72, areas=_dashboard_areas(local_authority)),
     )
 
 
@@ -193,6 +193,14 @@ def _timeline_view() -> TimelineView:
         oldest_first=request.args.get("order") == "oldest",
         receipts=request.args.get("receipts") == "1",
     )
+
+
+def _dashboard_areas(local_authority: str | None) -> list[str] | None:
+    """The local authorities the dashboard speaks for: the one filtered on, within the user's own."""
+    areas = areas_of(current_user)
+    if local_authority is None:
+        return areas
+    return [local_authority] if areas is None or local_authority in areas else []
 
 
 def _event_id(raw: str) -> int | None:
