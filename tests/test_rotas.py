@@ -505,3 +505,22 @@ def test_the_dashboard_shows_rota_gaps_only_for_the_areas_its_viewer_works_in(
         login(make_user("manager"))  # every area
         assert ROLE in client.get("/").get_data(as_text=True)
         assert ROLE not in client.get("/?local_authority=coventry").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00+01:00", "9999-12-31T23:59-01:00"])
+def test_a_time_at_the_calendars_ends_is_a_form_error_and_a_rejected_line_not_a_500(
+    app, directory, make_user, client, login, runner, tmp_path, moment
+):
+    import_csv(rota_csv((FIRST, "2026-12-01T08:00", "2026-12-01T20:00")), "rota.csv")
+    db.session.commit()
+    login(make_user("admin"))
+    response = client.post(
+        f"/admin/rotas/{ROLE}/overrides",
+        data={"contact": THIRD, "starts": moment, "ends": "2026-12-01 23:00", "reason": "Swap"},
+    )
+    assert response.status_code == 422
+    path = tmp_path / "rota.csv"
+    path.write_text(rota_csv((FIRST, moment, "2026-12-01T20:00")))
+    result = runner.invoke(args=["rota", "import", str(path)])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0].startswith(f"{path}:2: start: '{moment}' is not an ISO 8601 date")

@@ -160,14 +160,14 @@ def parse_local_time(raw: str, name: str) -> datetime:
     """An ISO 8601 date and time, e.g. 2026-12-01T08:00; without an offset it is local time."""
     try:
         value = datetime.fromisoformat(raw.strip())
-    except ValueError:
+        if value.tzinfo is None:
+            # fold=0: the first of a time that happens twice (BST), as offsets and calendars do.
+            value = value.replace(tzinfo=local_zone(), fold=0)
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: a moment in year 1 or 9999 moved out of range
         raise ValueError(
             f"{name}: {raw[:40]!r} is not an ISO 8601 date and time, like 2026-12-01T08:00"
         ) from None
-    if value.tzinfo is None:
-        # fold=0: the first of a time that happens twice (BST), as offsets and calendars do.
-        value = value.replace(tzinfo=local_zone(), fold=0)
-    return value.astimezone(UTC)
 
 
 def check_period(starts_at: datetime, ends_at: datetime) -> None:
