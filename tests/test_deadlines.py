@@ -178,3 +178,24 @@ def test_another_areas_deadline_or_another_incidents_cannot_be_marked_done(app, 
         assert "There is no such deadline for this incident." in crossed.get_data(as_text=True)
     db.session.expire_all()
     assert panel.done_at is None and panel.note is None
+
+
+def test_two_people_marking_a_deadline_done_at_once_record_it_once(app, incident, make_user):
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    meeting = deadline(incident, MEETING)
+    first, second = make_user("officer"), make_user("officer")
+    with freeze_time(OPENED + timedelta(hours=2)):
+        mark_deadline_done(incident, first, meeting.id, "Held at 22:00")
+        db.session.commit()
+        # The second request read the deadline before the first committed: it still looks open to it.
+        set_committed_value(meeting, "done_at", None)
+        with pytest.raises(DeadlineError, match="already marked done"):
+            mark_deadline_done(incident, second, meeting.id, "Held, and I wrote it up")
+    db.session.rollback()
+    db.session.refresh(meeting)
+    assert (meeting.done_by_id, meeting.note) == (first.id, "Held at 22:00")
+    done = db.session.scalars(
+        select(TimelineEvent).where(TimelineEvent.kind == EventKind.DEADLINE_DONE)
+    ).all()
+    assert len(done) == 1

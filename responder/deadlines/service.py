@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from responder import timeline
 from responder.clock import as_utc, now_utc
@@ -36,10 +36,6 @@ class DeadlineStatus:
     # How long after the due time it was done (DONE_LATE), or has been left undone (MISSED).
     late_by: timedelta | None = None
 
-    @property
-    def missed(self) -> bool:
-        return self.state in (DeadlineState.MISSED, DeadlineState.DONE_LATE)
-
 
 @guarded(Change.RECORD)
 def mark_deadline_done(incident: Incident, user: User, deadline_id: int, note: str) -> Deadline:
@@ -52,12 +48,17 @@ def mark_deadline_done(incident: Incident, user: User, deadline_id: int, note: s
         raise DeadlineError("Write a note saying what was done")
     if len(note) > NOTE_LENGTH:
         raise DeadlineError(f"Keep the note under {NOTE_LENGTH:,} characters")
-    if deadline.done_at is not None:
-        raise DeadlineError(f"{deadline.name} is already marked done.")
     now = now_utc()
-    deadline.done_at = now
-    deadline.done_by = user
-    deadline.note = note
+    # Conditional, so that of two people marking it done at once, one is told it already is.
+    marked = db.session.execute(
+        update(Deadline)
+        .where(Deadline.id == deadline.id, Deadline.done_at.is_(None))
+        .values(done_at=now, done_by_id=user.id, note=note)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if marked != 1:
+        raise DeadlineError(f"{deadline.name} is already marked done.")
+    db.session.refresh(deadline)
     cancel_deadline_notices(deadline, "not needed: the deadline was marked done")
     late = (now - as_utc(deadline.due_at)).total_seconds()
     timeline.record(
