@@ -22,6 +22,7 @@ from responder.models import (
     AgencyResponse,
     CallOutcome,
     Channel,
+    Contact,
     EventKind,
     Incident,
     Message,
@@ -390,3 +391,24 @@ def test_a_call_answered_after_the_agency_was_covered_asks_for_nothing(duty_mana
     assert sentences(EventKind.CALL_UNANSWERED) == []
     db.session.refresh(activation)
     assert activation.state == ActivationState.COVERED and activation.acknowledged_by.key != DUTY_MANAGER
+
+
+def test_calls_to_one_phone_are_spaced_from_when_the_last_was_placed(incident):
+    from responder.responses.phone_calls import CALL_SPACING, call_rung
+
+    activation = youth_service(incident)
+    manager = db.session.scalar(select(Contact).where(Contact.key == DUTY_MANAGER))
+    with freeze_time(OPENED):
+        first = call_rung(activation, "duty_manager", manager)
+        second = call_rung(activation, "duty_manager", manager)
+        db.session.flush()
+    assert first.next_attempt_at is None and second.next_attempt_at == OPENED + CALL_SPACING
+    for call, placed_at in ((first, OPENED), (second, OPENED + CALL_SPACING)):
+        call.state, call.sent_at, call.next_attempt_at = (
+            MessageState.SENT,
+            placed_at,
+            None,
+        )  # as the sender records it
+    with freeze_time(OPENED + CALL_SPACING + timedelta(seconds=10)):
+        third = call_rung(activation, "duty_manager", manager)
+    assert third.next_attempt_at == OPENED + 2 * CALL_SPACING  # not while the second may still be ringing

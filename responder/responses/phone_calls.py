@@ -129,7 +129,8 @@ def _spaced_from_other_calls(phone: str) -> datetime | None:
     """None (at once), or a minute after the latest call already waiting for or placed to this phone."""
     now = now_utc()
     latest = db.session.scalar(
-        select(func.max(func.coalesce(Message.next_attempt_at, Message.created_at))).where(
+        # A call placed counts from when it went (sent_at), one waiting from when it will go.
+        select(func.max(func.coalesce(Message.sent_at, Message.next_attempt_at, Message.created_at))).where(
             Message.channel == Channel.VOICE,
             Message.recipient == phone,
             Message.state != MessageState.CANCELLED,
