@@ -412,3 +412,32 @@ def test_calls_to_one_phone_are_spaced_from_when_the_last_was_placed(incident):
     with freeze_time(OPENED + CALL_SPACING + timedelta(seconds=10)):
         third = call_rung(activation, "duty_manager", manager)
     assert third.next_attempt_at == OPENED + 2 * CALL_SPACING  # not while the second may still be ringing
+
+
+@pytest.mark.parametrize(
+    ("line", "keys", "state"),
+    [("answered", "1", MessageState.DELIVERED), ("failed", "", MessageState.FAILED)],
+)
+def test_a_call_whose_webhooks_come_before_its_acceptance_is_recorded_keeps_what_they_said(
+    duty_manager_called, client, voice, app, line, keys, state
+):
+    from responder.notify.backends import Receipt
+    from responder.notify.delivery import Claim, Outcome, Result, RetryPolicy, outgoing, record_outcomes
+
+    activation, call = duty_manager_called
+    sid = call.provider_id
+    # Twilio placed the call, but the sender has not yet written that it did (its outcomes go in batches).
+    call.state, call.provider_id, call.sent_at = MessageState.SENDING, None, None
+    db.session.commit()
+    voice.play_call(placed(voice, call), through(client), keys=keys, line=line)
+    db.session.refresh(call)
+    assert call.state == state
+    reason = call.last_error
+
+    accepted = Outcome(
+        Claim(outgoing(call), call.attempts), Result.SENT, "Twilio", receipt=Receipt(sid, "queued")
+    )
+    record_outcomes([accepted], RetryPolicy.from_config(app.config))
+    db.session.commit()
+    db.session.refresh(call)
+    assert (call.state, call.provider_id, call.last_error) == (state, sid, reason)

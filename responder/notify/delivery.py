@@ -55,6 +55,8 @@ _SMS_IN_PROGRESS = {"queued", "accepted", "scheduled", "sending", "sent"}
 # A success is written to the provider's status at most this often (it is a write per batch otherwise).
 _SUCCESS_NOTED_EVERY = timedelta(seconds=60)
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# A call Twilio has taken, whether or not the sender has written so yet: its webhooks may say how it went.
+_ACCEPTED_CALL_STATES = (MessageState.SENDING, MessageState.SENT, MessageState.DELIVERED)
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,11 @@ def _record_accepted(outcome: Outcome, now: datetime) -> None:
         update(Message)
         .where(Message.id == message_id, Message.provider_id.is_(None))
         .values(
-            state=MessageState.SENT,
+            # A call's webhooks can come before this is written: what they recorded stands.
+            state=case(
+                (Message.state.in_((MessageState.DELIVERED, MessageState.FAILED)), Message.state),
+                else_=MessageState.SENT,
+            ),
             provider_id=receipt.provider_id,
             provider_status=receipt.status,
             sent_at=now,
@@ -240,7 +246,7 @@ def _record_accepted(outcome: Outcome, now: datetime) -> None:
             handed_at=None,
             unknown_since=None,
             failing_since=None,
-            last_error=None,
+            last_error=case((Message.state == MessageState.FAILED, Message.last_error), else_=None),
         )
         .execution_options(synchronize_session=False)
     )
@@ -415,7 +421,7 @@ def record_call_failure(message: Message, error_code: str | None = None) -> None
     reason = describe_twilio_error(error_code) if error_code else "Twilio could not place the call"
     failed = db.session.execute(
         update(Message)
-        .where(Message.id == message.id, Message.state.in_((MessageState.SENT, MessageState.DELIVERED)))
+        .where(Message.id == message.id, Message.state.in_(_ACCEPTED_CALL_STATES))
         .values(state=MessageState.FAILED, failed_at=now_utc(), last_error=reason)
         .execution_options(synchronize_session=False)
     ).rowcount

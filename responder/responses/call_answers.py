@@ -146,10 +146,10 @@ def _settle(message: Message, outcome: CallOutcome, *, note: bool = True) -> boo
 
 
 def _mark_answered(message: Message) -> None:
-    """A person picked up: the call is delivered (once, and only after Twilio's acceptance is recorded)."""
+    """A person picked up: the call is delivered (once; Twilio's acceptance may not be recorded yet)."""
     answered = db.session.execute(
         update(Message)
-        .where(Message.id == message.id, Message.state == MessageState.SENT)
+        .where(Message.id == message.id, Message.state.in_((MessageState.SENDING, MessageState.SENT)))
         .values(state=MessageState.DELIVERED, delivered_at=now_utc(), provider_status="in-progress")
         .execution_options(synchronize_session=False)
     ).rowcount
