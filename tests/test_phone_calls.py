@@ -424,7 +424,7 @@ def test_a_call_whose_webhooks_come_before_its_acceptance_is_recorded_keeps_what
     from responder.notify.backends import Receipt
     from responder.notify.delivery import Claim, Outcome, Result, RetryPolicy, outgoing, record_outcomes
 
-    activation, call = duty_manager_called
+    _, call = duty_manager_called
     sid = call.provider_id
     # Twilio placed the call, but the sender has not yet written that it did (its outcomes go in batches).
     call.state, call.provider_id, call.sent_at = MessageState.SENDING, None, None
