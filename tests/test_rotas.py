@@ -27,7 +27,7 @@ from responder.models import (
     TimelineEvent,
 )
 from responder.responses.acknowledgements import acknowledge, decline
-from responder.rotas import DutySource, on_duty
+from responder.rotas import DutySource, on_duty, on_duty_for
 from responder.rotas.coverage import roles_with_rotas
 from responder.rotas.importing import import_csv
 from responder.rotas.overrides import add_override, find_rota
@@ -524,3 +524,20 @@ def test_a_time_at_the_calendars_ends_is_a_form_error_and_a_rejected_line_not_a_
     result = runner.invoke(args=["rota", "import", str(path)])
     assert result.exit_code == 1
     assert result.output.splitlines()[0].startswith(f"{path}:2: start: '{moment}' is not an ISO 8601 date")
+
+
+def test_who_is_on_duty_takes_three_statements_however_many_hold_the_roles(duty_rota):
+    db.session.expunge_all()  # nobody already in memory
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        duty = on_duty_for([ROLE, "bham-youth-lead", "bham-youth-deputy"], utc(2026, 11, 24, 2, 0))
+        names = {role: [contact.name for contact in held.contacts] for role, held in duty.items()}
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert names[ROLE] and names["bham-youth-lead"]
+    assert len(statements) == 3

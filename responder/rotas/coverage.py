@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from responder.clock import format_local, now_utc
 from responder.extensions import db
@@ -74,6 +75,7 @@ def rota_stretches(
             Contact.active.is_(True),
         )
         .order_by(RotaShift.starts_at, RotaShift.id)
+        .options(contains_eager(RotaShift.contact))  # the holders come with the shifts
     ):
         shifts[shift.rota_id].append(shift)
     return {rota.role: _stretches(rota.role, shifts[rota.id], start, end) for rota in rotas}

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from responder.clock import now_utc
 from responder.extensions import db
@@ -154,6 +155,7 @@ def _look_up(wanted: set[str], at: datetime) -> dict[str, OnDuty]:
                 Contact.active.is_(True),
             )
             .order_by(RotaShift.starts_at, RotaShift.id)
+            .options(contains_eager(RotaShift.contact))  # the holders come with the shifts
         )
         for shift in shifts:
             holding.setdefault(rotas[shift.rota_id], []).append(shift)
