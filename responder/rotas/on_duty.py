@@ -45,7 +45,6 @@ class DutySource(enum.StrEnum):
     NOBODY = "nobody"  # no rota and no active fixed contact
 
 
-THROUGH_ROTA = (DutySource.ROTA, DutySource.OVERRIDE)
 ROTA_GAPS = (DutySource.FALLBACK, DutySource.GAP)
 
 
@@ -66,10 +65,6 @@ class OnDuty:
     @property
     def has_rota(self) -> bool:
         return self.source not in (DutySource.FIXED, DutySource.NOBODY)
-
-    @property
-    def through_rota(self) -> bool:
-        return self.source in THROUGH_ROTA
 
     @property
     def is_gap(self) -> bool:

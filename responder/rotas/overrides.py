@@ -10,7 +10,6 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from responder.clock import format_local
 from responder.extensions import db
 from responder.models import Contact, Rota, RotaShift, ShiftKind, ShiftOrigin, User
 from responder.rotas.importing import check_period
@@ -65,10 +64,3 @@ def remove_override(rota: Rota, shift_id: int) -> RotaShift:
     db.session.delete(override)
     db.session.flush()
     return override
-
-
-def describe_override(override: RotaShift) -> str:
-    return (
-        f"{override.contact.name} on duty from {format_local(override.starts_at)} "
-        f"to {format_local(override.ends_at)}"
-    )

@@ -20,7 +20,6 @@ from responder.scheduling.schedule import (
     cancel_pending_escalations,
     reschedule_escalation,
     schedule_response,
-    upcoming_actions,
 )
 
 __all__ = [
@@ -31,5 +30,4 @@ __all__ = [
     "cancel_pending_escalations",
     "reschedule_escalation",
     "schedule_response",
-    "upcoming_actions",
 ]

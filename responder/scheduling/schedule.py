@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from responder import timeline
 from responder.clock import local_zone, now_utc
@@ -148,18 +148,6 @@ def cancel_check_in_follow_ups(check_in: CheckIn, reason: str) -> int:
 def escalation_interval(incident: Incident) -> Duration | None:
     """The alert step's ``escalate_every`` (else ``ack_within``) from the frozen playbook."""
     return incident.frozen_playbooks.escalation_interval()
-
-
-def upcoming_actions(incident: Incident, limit: int = 25) -> list[TimedAction]:
-    """What is still to happen, soonest first."""
-    return list(
-        db.session.scalars(
-            select(TimedAction)
-            .where(TimedAction.incident_id == incident.id, TimedAction.state == ActionState.PENDING)
-            .order_by(TimedAction.due_at, TimedAction.id)
-            .limit(limit)
-        )
-    )
 
 
 def describe(action: TimedAction) -> str:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import render_template, url_for
-from jinja2 import TemplateNotFound
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -38,7 +37,6 @@ PANELS = {
     "tension": ("incidents/_tension.html", "tension-panel"),
     "offers": ("incidents/_offers.html", "offers-panel"),
     "upcoming": ("incidents/_upcoming.html", "upcoming-panel"),
-    # A colleague's partial: shown (and kept live) once it exists.
     "deadlines": ("incidents/_deadlines.html", "deadlines-panel"),
 }
 CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*?value=")[^"]*')
@@ -97,14 +95,12 @@ def panel_context(incident: Incident, naming: Naming) -> dict[str, Any]:
 
 
 def render_panels(context: dict[str, Any]) -> Panels:
-    html = {}
-    for name, (template, _) in PANELS.items():
-        try:
-            html[name] = Markup(render_template(template, **context))  # noqa: S704 - escaped by Jinja
-        except TemplateNotFound as missing:
-            if missing.name != template:
-                raise
-    return Panels(html)
+    return Panels(
+        {
+            name: Markup(render_template(template, **context))  # noqa: S704 - escaped by Jinja
+            for name, (template, _) in PANELS.items()
+        }
+    )
 
 
 def fingerprint(html: str) -> str:
