@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select, union_all, update
+from sqlalchemy import Select, select, union_all, update
 
 from responder.clock import now_utc
 from responder.extensions import db
 from responder.models import Activation, CalloutRecipient, CalloutTest
 
 CODE_RANGE = range(1000, 10000)
+_ALL_CODES = tuple(str(code) for code in CODE_RANGE)
+_RANDOM = secrets.SystemRandom()
 
 _REPLY = re.compile(
     r"^\s*(?P<verb>[a-z]+)[\s.,:;!-]*(?P<code>\d{4})?(?!\d)[\s.,:;!-]*(?P<rest>.*)$", re.I | re.S
@@ -42,22 +44,14 @@ def allocate(count: int) -> list[str]:
     test that has ended, is free: it is taken off that row only when drawn
     again, so an opening does not rewrite every stale row.
     """
-    live, stale = _held_codes()
-    if len(CODE_RANGE) - len(live) < count:
+    stale = _Stale(alert_code_cutoff(), select(CalloutTest.id).where(CalloutTest.ends_at <= now_utc()))
+    live, stale_codes = _held_codes(stale)
+    free = [code for code in _ALL_CODES if code not in live]
+    if len(free) < count:
         raise CodesExhausted("no reply codes left: close finished incidents to release theirs")
-    if count > (len(CODE_RANGE) - len(live)) // 2:
-        # Most of what is free: shuffle it rather than draw at random until every pick is new.
-        free = [str(code) for code in CODE_RANGE if str(code) not in live]
-        chosen = [free.pop(secrets.randbelow(len(free))) for _ in range(count)]
-    else:
-        picked: dict[str, None] = {}  # in the order drawn
-        while len(picked) < count:
-            code = str(CODE_RANGE[secrets.randbelow(len(CODE_RANGE))])
-            if code not in live:
-                picked[code] = None
-        chosen = list(picked)
-    if reused := [code for code in chosen if code in stale]:
-        _release(reused)
+    chosen = _RANDOM.sample(free, count)
+    if reused := [code for code in chosen if code in stale_codes]:
+        _release(reused, stale)
     return chosen
 
 
@@ -66,34 +60,40 @@ def alert_code_cutoff() -> datetime:
     return now_utc() - current_app.config["ACCESS_TOKEN_TTL"]
 
 
-def _held_codes() -> tuple[set[str], set[str]]:
+@dataclass(frozen=True)
+class _Stale:
+    """What makes a held code stale: an alert activated before ``cutoff``, a test among ``ended``."""
+
+    cutoff: datetime
+    ended: Select
+
+
+def _held_codes(stale: _Stale) -> tuple[set[str], set[str]]:
     """(codes held by a live alert or running test, codes still set on an expired alert or ended test)."""
-    ended = select(CalloutTest.id).where(CalloutTest.ends_at <= now_utc())
-    alerts = select(Activation.reply_code, Activation.activated_at < alert_code_cutoff()).where(
+    alerts = select(Activation.reply_code, Activation.activated_at < stale.cutoff).where(
         Activation.reply_code.is_not(None)
     )
-    tests = select(CalloutRecipient.reply_code, CalloutRecipient.test_id.in_(ended)).where(
+    tests = select(CalloutRecipient.reply_code, CalloutRecipient.test_id.in_(stale.ended)).where(
         CalloutRecipient.reply_code.is_not(None)
     )
     live: set[str] = set()
-    stale: set[str] = set()
-    for code, expired in db.session.execute(union_all(alerts, tests)):
-        (stale if expired else live).add(code)
-    return live, stale - live
+    expired: set[str] = set()
+    for code, is_stale in db.session.execute(union_all(alerts, tests)):
+        (expired if is_stale else live).add(code)
+    return live, expired - live
 
 
-def _release(codes: list[str]) -> None:
+def _release(codes: list[str], stale: _Stale) -> None:
     """Take ``codes`` off the expired alerts and ended tests that still carry them."""
     db.session.execute(
         update(Activation)
-        .where(Activation.reply_code.in_(codes), Activation.activated_at < alert_code_cutoff())
+        .where(Activation.reply_code.in_(codes), Activation.activated_at < stale.cutoff)
         .values(reply_code=None)
         .execution_options(synchronize_session=False)
     )
-    ended = select(CalloutTest.id).where(CalloutTest.ends_at <= now_utc())
     db.session.execute(
         update(CalloutRecipient)
-        .where(CalloutRecipient.reply_code.in_(codes), CalloutRecipient.test_id.in_(ended))
+        .where(CalloutRecipient.reply_code.in_(codes), CalloutRecipient.test_id.in_(stale.ended))
         .values(reply_code=None)
         .execution_options(synchronize_session=False)
     )
