@@ -10,6 +10,7 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import delete, func, select
 
+from responder.clock import now_utc
 from responder.extensions import db
 from responder.incidents.summary import opening_tension, tension_trend
 from responder.incidents.upcoming import group_actions, upcoming
@@ -217,26 +218,30 @@ def test_covered_by_and_the_rung_name_who_holds_the_alert_after_an_escalation(
 
 
 def test_the_live_poll_answers_only_the_panels_that_changed(client, incident, officer):
-    page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
-    poll = unescape(re.search(r'id="live-poll" hx-get="([^"]+)"', page).group(1))
-    assert 'hx-trigger="every 5s"' in page and "after=" in poll and "seen=" in poll
+    # Frozen: "due in ..." moves on each minute, and a poll across a minute would see that change too.
+    with freeze_time(now_utc()):
+        page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
+        poll = unescape(re.search(r'id="live-poll" hx-get="([^"]+)"', page).group(1))
+        assert 'hx-trigger="every 5s"' in page and "after=" in poll and "seen=" in poll
 
-    assert client.get(poll).status_code == 204  # nothing changed: htmx swaps nothing
+        assert client.get(poll).status_code == 204  # nothing changed: htmx swaps nothing
 
-    client.post(ack_link(incident, "bham-youth-service"), data={"action": "acknowledge"})
-    change = client.get(poll)
-    assert change.status_code == 200
-    html = change.get_data(as_text=True)
-    swapped = dict(re.findall(r'<div id="([\w-]+)" hx-swap-oob="(innerHTML)">', html))
-    assert {"summary-band", "board", "incident-status-panel"} <= set(swapped)
-    assert "offers-panel" not in swapped  # the offers did not change
-    assert f"1/{len(incident.activations)}</span> agencies covered" in html
-    events = html[html.index('hx-swap-oob="afterbegin:#timeline-events"') :]
-    assert "Birmingham Youth Service covered" in events
-    # A fresh poller carries the new cursor and fingerprints; asked again, nothing has changed.
-    next_poll = unescape(re.search(r'id="live-poll" hx-get="([^"]+)"[^>]*hx-swap-oob="true"', html).group(1))
-    assert next_poll != poll and client.get(next_poll).status_code == 204
-    assert client.get(f"/incidents/{incident.reference}/live?after=abc").status_code == 400
+        client.post(ack_link(incident, "bham-youth-service"), data={"action": "acknowledge"})
+        change = client.get(poll)
+        assert change.status_code == 200
+        html = change.get_data(as_text=True)
+        swapped = dict(re.findall(r'<div id="([\w-]+)" hx-swap-oob="(innerHTML)">', html))
+        assert {"summary-band", "board", "incident-status-panel"} <= set(swapped)
+        assert "offers-panel" not in swapped  # the offers did not change
+        assert f"1/{len(incident.activations)}</span> agencies covered" in html
+        events = html[html.index('hx-swap-oob="afterbegin:#timeline-events"') :]
+        assert "Birmingham Youth Service covered" in events
+        # A fresh poller carries the new cursor and fingerprints; asked again, nothing has changed.
+        next_poll = unescape(
+            re.search(r'id="live-poll" hx-get="([^"]+)"[^>]*hx-swap-oob="true"', html).group(1)
+        )
+        assert next_poll != poll and client.get(next_poll).status_code == 204
+        assert client.get(f"/incidents/{incident.reference}/live?after=abc").status_code == 400
 
 
 def test_the_timeline_hides_delivery_receipts_unless_asked_and_names_people_and_channels(
@@ -381,3 +386,17 @@ def test_an_event_id_that_is_not_plain_digits_is_a_clear_answer_not_a_500(client
     assert live.status_code == 400
     page = client.get(f"/incidents/{incident.reference}", query_string={"past": value})
     assert page.status_code == 200  # an unreadable "older than" shows the newest events
+
+
+def test_a_mark_done_note_being_typed_survives_the_minutely_change_of_the_deadlines_panel(
+    client, incident, officer
+):
+    started = now_utc()
+    with freeze_time(started):
+        page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
+    poll = unescape(re.search(r'id="live-poll" hx-get="([^"]+)"', page).group(1))
+    with freeze_time(started + timedelta(minutes=1, seconds=1)):  # "due in ..." has moved on a minute
+        html = client.get(poll).get_data(as_text=True)
+    deadlines = html[html.index('<div id="deadlines-panel" hx-swap-oob="innerHTML">') :]
+    forms = re.findall(r'<details[^>]*id="(deadline-done-\d+)"[^>]*hx-preserve="true"', deadlines)
+    assert forms and all(f'id="{form}"' in page for form in forms)  # the same ids: htmx keeps what is typed
