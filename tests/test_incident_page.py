@@ -10,7 +10,7 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import delete, func, select
 
-from responder.clock import now_utc
+from responder.clock import as_utc, now_utc
 from responder.extensions import db
 from responder.incidents.summary import opening_tension, tension_trend
 from responder.incidents.upcoming import group_actions, upcoming
@@ -400,3 +400,20 @@ def test_a_mark_done_note_being_typed_survives_the_minutely_change_of_the_deadli
     deadlines = html[html.index('<div id="deadlines-panel" hx-swap-oob="innerHTML">') :]
     forms = re.findall(r'<details[^>]*id="(deadline-done-\d+)"[^>]*hx-preserve="true"', deadlines)
     assert forms and all(f'id="{form}"' in page for form in forms)  # the same ids: htmx keeps what is typed
+
+
+def test_a_closed_incidents_page_stops_polling_and_its_open_for_stops_at_the_close(
+    client, incident, make_user, login
+):
+    from responder.incidents import lifecycle
+
+    opened = as_utc(incident.opened_at)
+    manager = make_user("manager")
+    with freeze_time(opened + timedelta(hours=3)):
+        lifecycle.close(incident, manager, "Response complete")
+        db.session.commit()
+    with freeze_time(opened + timedelta(days=2)):
+        login(manager)
+        page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
+    assert "3 h 00 min" in band(page, "open-for")  # not two days: it stopped at the close
+    assert 'id="live-poll"' not in page and "keeps itself up to date" not in page

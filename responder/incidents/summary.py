@@ -20,6 +20,7 @@ from responder.models import (
     Deadline,
     EventKind,
     Incident,
+    IncidentStatus,
     Tension,
     TimelineEvent,
 )
@@ -62,8 +63,20 @@ def summary_band(
         direction=direction,
         was=was,
         open_deadlines=open_deadlines(incident),
-        open_for=now_utc() - as_utc(incident.opened_at),
+        open_for=_open_until(incident) - as_utc(incident.opened_at),
     )
+
+
+def _open_until(incident: Incident) -> datetime:
+    """Now, or when a closed incident was closed: its last status change (closed is final)."""
+    if incident.status != IncidentStatus.CLOSED:
+        return now_utc()
+    closed = db.session.scalar(
+        select(func.max(TimelineEvent.at)).where(
+            TimelineEvent.incident_id == incident.id, TimelineEvent.kind == EventKind.STATUS_CHANGED
+        )
+    )
+    return as_utc(closed) if closed is not None else now_utc()
 
 
 def open_deadlines(incident: Incident) -> int:
