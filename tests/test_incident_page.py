@@ -417,3 +417,22 @@ def test_a_closed_incidents_page_stops_polling_and_its_open_for_stops_at_the_clo
         page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
     assert "3 h 00 min" in band(page, "open-for")  # not two days: it stopped at the close
     assert 'id="live-poll"' not in page and "keeps itself up to date" not in page
+
+
+def test_a_poll_reads_the_tension_readings_and_the_deadlines_once(client, incident, officer):
+    import sqlalchemy as sa
+
+    page = client.get(f"/incidents/{incident.reference}").get_data(as_text=True)
+    poll = unescape(re.search(r'id="live-poll" hx-get="([^"]+)"', page).group(1))
+    reads = []
+
+    def count(conn, cursor, statement, *args):
+        if "FROM tension_readings" in statement or "FROM deadlines" in statement:
+            reads.append(statement.split("FROM ")[1].split()[0])
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        client.get(poll)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert sorted(reads) == ["deadlines", "tension_readings"]

@@ -216,16 +216,6 @@ def overdue_check_ins(incident: Incident) -> list[CheckIn]:
     return [c for c in unanswered_check_ins(incident) if c.reminded_at is not None and c.missed_at is None]
 
 
-def tension_trend(incident: Incident) -> list[TensionReading]:
-    return list(
-        db.session.scalars(
-            select(TensionReading)
-            .where(TensionReading.incident_id == incident.id)
-            .order_by(TensionReading.at, TensionReading.id)
-        )
-    )
-
-
 def _record_tension(incident: Incident, check_in: CheckIn, level: str, now: datetime) -> None:
     record_opening_tension(incident)
     db.session.add(

@@ -17,7 +17,6 @@ from responder.clock import as_utc, now_utc
 from responder.extensions import db
 from responder.incidents.upcoming import Upcoming, UpcomingGroup
 from responder.models import (
-    Deadline,
     EventKind,
     Incident,
     IncidentStatus,
@@ -49,9 +48,15 @@ class SummaryBand:
 
 
 def summary_band(
-    incident: Incident, covered: int, expected: int, overdue: int, coming: Upcoming
+    incident: Incident,
+    covered: int,
+    expected: int,
+    overdue: int,
+    coming: Upcoming,
+    trend: list[TensionPoint],
+    open_deadlines: int,
 ) -> SummaryBand:
-    trend = tension_trend(incident)
+    """The band from what the page has already read (coverage, what is coming, tension, deadlines)."""
     direction, was = tension_direction(trend)
     return SummaryBand(
         status=incident.status,
@@ -62,7 +67,7 @@ def summary_band(
         tension=Tension(incident.tension),
         direction=direction,
         was=was,
-        open_deadlines=open_deadlines(incident),
+        open_deadlines=open_deadlines,
         open_for=_open_until(incident) - as_utc(incident.opened_at),
     )
 
@@ -77,16 +82,6 @@ def _open_until(incident: Incident) -> datetime:
         )
     )
     return as_utc(closed) if closed is not None else now_utc()
-
-
-def open_deadlines(incident: Incident) -> int:
-    """The playbook's deadlines not yet marked done (a missed one stays open until it is)."""
-    return (
-        db.session.scalar(
-            select(func.count()).where(Deadline.incident_id == incident.id, Deadline.done_at.is_(None))
-        )
-        or 0
-    )
 
 
 def opening_tension(incident: Incident) -> Tension:

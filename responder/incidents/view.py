@@ -11,7 +11,6 @@ from sqlalchemy.orm import selectinload
 from responder.clock import as_utc, now_utc
 from responder.deadlines import missed_deadline_counts
 from responder.extensions import db
-from responder.incidents.summary import tension_trend  # noqa: F401 - (at, level) pairs, for the reports
 from responder.models import (
     LOCAL_AUTHORITIES,
     ActionState,

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 
 from responder.clock import as_utc
 from responder.extensions import db
-from responder.incidents.view import ack_target, tension_trend
+from responder.incidents.summary import tension_trend
+from responder.incidents.view import ack_target
 from responder.models import (
     Activation,
     ActivationState,

@@ -77,19 +77,23 @@ def panel_context(incident: Incident, naming: Naming) -> dict[str, Any]:
     now = now_utc()
     overdue = sum(1 for activation in incident.activations if incident_view.is_overdue(activation, now))
     coming = upcoming(incident)
+    trend = tension_trend(incident)
+    deadlines = deadline_statuses(incident, now)
+    # Open deadlines: not yet marked done (a missed one stays open until it is).
+    still_open = sum(1 for status in deadlines if status.deadline.done_at is None)
     return {
         "incident": incident,
         "groups": incident_view.board(incident, naming),
         "covered": covered,
         "expected": expected,
-        "summary": summary_band(incident, covered, expected, overdue, coming),
-        "trend": tension_trend(incident),
+        "summary": summary_band(incident, covered, expected, overdue, coming, trend, still_open),
+        "trend": trend,
         "offer_groups": incident_view.support_offers(incident),
         "coming": coming,
         "missed_check_ins": _missed_check_ins(incident),
         "overdue_check_ins": overdue_check_ins(incident),
         "message_states": incident_view.MESSAGE_STATES,
-        "deadlines": deadline_statuses(incident, now),
+        "deadlines": deadlines,
         "now": now,
     }
 
