@@ -124,8 +124,7 @@ def install_session_events() -> None:
     sa.event.listen(Session, "do_orm_execute", _note_bulk_inserted_messages)
     sa.event.listen(Session, "before_commit", handover.prepare_hand_over)
     sa.event.listen(Session, "after_commit", _wake_sender_after_commit)
-    sa.event.listen(Session, "after_transaction_create", _forget_queued_messages)
-    sa.event.listen(Session, "after_transaction_create", handover.forget)
+    sa.event.listen(Session, "after_transaction_create", _forget_uncommitted)
 
 
 def _note_queued_messages(session: Session, flush_context: Any) -> None:
@@ -143,10 +142,16 @@ def _note_bulk_inserted_messages(state: ORMExecuteState) -> None:
         state.session.info[_QUEUED_MESSAGES] = True
 
 
-def _forget_queued_messages(session: Session, transaction: SessionTransaction) -> None:
-    """As a transaction begins: an earlier one that did not commit queued nothing."""
+def _forget_uncommitted(session: Session, transaction: SessionTransaction) -> None:
+    """As a transaction begins: an earlier one that did not commit queued and claimed nothing.
+
+    (A savepoint is not a new transaction: what was queued around it still goes.)
+    """
+    from responder.notify import handover
+
     if transaction.parent is None:
         session.info.pop(_QUEUED_MESSAGES, None)
+        handover.forget(session)
 
 
 def _wake_sender_after_commit(session: Session) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from flask import current_app, has_app_context, has_request_context
 from sqlalchemy import inspect
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from responder.clock import now_utc
 from responder.models import Channel, Message, MessageState
@@ -95,16 +95,15 @@ def take_ready(session: Session) -> list[HandedOver]:
     return session.info.pop(_READY, [])
 
 
-def forget(session: Session, transaction: SessionTransaction) -> None:
+def forget(session: Session) -> None:
     """As a new transaction begins: what an earlier one claimed and did not commit was never written.
 
     (A savepoint rolled back inside a transaction is not a new transaction:
     the texts claimed around it still go, and its own are left out when the
     transaction commits, as rows no longer in the session.)
     """
-    if transaction.parent is None:
-        session.info.pop(_CLAIMED, None)
-        session.info.pop(_READY, None)
+    session.info.pop(_CLAIMED, None)
+    session.info.pop(_READY, None)
 
 
 def _sends_after_commit_here() -> bool:
