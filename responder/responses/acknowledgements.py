@@ -29,7 +29,7 @@ from responder.models import (
     ResponseKind,
 )
 from responder.notify.outbox import queue_response_notice
-from responder.responses.escalation import LEVEL_NAMES, Rung, alert_next_level, rung_of
+from responder.responses.escalation import LEVEL_NAMES, alert_next_level, rung_of
 from responder.responses.phone_calls import cancel_pending_calls
 from responder.timeline import Actor
 
@@ -113,7 +113,7 @@ def acknowledge(
         channel=channel,
         agency_key=activation.agency_key,
         text=note,
-        role=getattr(_rung(activation, contact), "role", None),
+        role=getattr(rung_of(activation, contact), "role", None),
     )
     _stop_escalation(activation)
     cancel_pending_calls(activation, f"{activation.agency_name} is covered")
@@ -148,7 +148,7 @@ def decline(activation: Activation, contact: Contact, channel: ResponseChannel, 
         )
     )
     db.session.flush()
-    rung = _rung(activation, contact)
+    rung = rung_of(activation, contact)
     timeline.record(
         activation.incident,
         EventKind.DECLINED,
@@ -161,8 +161,8 @@ def decline(activation: Activation, contact: Contact, channel: ResponseChannel, 
     )
     handed_to = None
     cancel_pending_calls(activation, "they declined", contact=contact)
-    if _holds_the_alert(activation, contact):
-        who = rung.name if rung is not None else "contact"
+    if rung is not None and rung.level == activation.escalation_level:  # the alert rests with them
+        who = rung.name
         alerted = alert_next_level(activation, reason=f"the {who} declined", actor=Actor.of(contact))
         if alerted is None:
             activation.state = ActivationState.DECLINED
@@ -224,17 +224,6 @@ def _earlier_response(activation: Activation, contact: Contact, kind: ResponseKi
             AgencyResponse.kind == kind,
         )
     )
-
-
-def _rung(activation: Activation, contact: Contact) -> Rung | None:
-    """The rung of the ladder the contact answered as (a rota holder: the rung they were alerted on)."""
-    return rung_of(activation, contact)
-
-
-def _holds_the_alert(activation: Activation, contact: Contact) -> bool:
-    """True when the alert currently rests with this contact's rung."""
-    rung = rung_of(activation, contact)
-    return rung is not None and rung.level == activation.escalation_level
 
 
 def _stop_escalation(activation: Activation) -> None:
