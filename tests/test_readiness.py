@@ -103,3 +103,18 @@ def test_readiness_is_for_managers_and_admins_and_call_out_results_plug_in(app, 
     client.post("/login", data={"email": officer.email, "password": PASSWORD})
     assert client.get("/readiness").status_code == 403
     assert callout_problems("birmingham") == []  # nothing until call-out tests report here
+
+
+def test_a_playbook_that_phones_rungs_is_not_ready_while_calls_are_off(app, directory):
+    from responder.readiness.checks import ProblemKind, readiness
+
+    app.config.update(
+        SMS_BACKEND="twilio", TWILIO_FROM="MG" + "0" * 32, TWILIO_VOICE_FROM=None, VOICE_BACKEND=None
+    )
+    with app.test_request_context():
+        (birmingham,) = readiness("birmingham")
+        (problem,) = birmingham.of_kind(ProblemKind.CALLS_OFF)
+        assert "phone calls are off" in problem.message and "duty manager" in problem.message
+        app.config["TWILIO_VOICE_FROM"] = "+447700900001"
+        (birmingham,) = readiness("birmingham")
+        assert not birmingham.of_kind(ProblemKind.CALLS_OFF)

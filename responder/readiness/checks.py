@@ -1,5 +1,6 @@
 """The readiness checks: a valid playbook, an active contact (or a rota) for every role, no rota gaps in
-the next 14 days, an owner with a contact for every deadline, and the last call-out test's results.
+the next 14 days, an owner with a contact for every deadline, phone calls set up where the playbook
+phones a rung, and the last call-out test's results.
 
 Each problem says where it is fixed (a page, or the playbook file).
 """
@@ -32,6 +33,7 @@ class ProblemKind(enum.StrEnum):
     ROTA_GAP = "rota_gap"  # nobody on duty on a rota in the next 14 days
     DEADLINE_OWNER = "deadline_owner"  # a deadline tells a role with no contact and no rota
     CALLOUT = "callout"  # the last call-out test: failed or unconfirmed contacts
+    CALLS_OFF = "calls_off"  # the playbook phones rungs, but no voice provider is set up
 
     @property
     def label(self) -> str:
@@ -41,6 +43,7 @@ class ProblemKind(enum.StrEnum):
             ProblemKind.ROTA_GAP: "Rota gap",
             ProblemKind.DEADLINE_OWNER: "Deadline owner",
             ProblemKind.CALLOUT: "Call-out test",
+            ProblemKind.CALLS_OFF: "Phone calls off",
         }[self]
 
 
@@ -96,6 +99,7 @@ def readiness(local_authority: str | None = None) -> list[Readiness]:
             )
         elif playbooks is not None:
             result.problems += _role_problems(slug, playbooks, filled, gaps)
+            result.problems += _calls_problems(slug, playbooks)
         result.problems += callout_problems(slug)
         results.append(result)
     return results
@@ -104,13 +108,12 @@ def readiness(local_authority: str | None = None) -> list[Readiness]:
 def callout_problems(local_authority: str) -> list[Problem]:
     """The last call-out test of ``local_authority``: one problem per person who failed it or never
     confirmed, and has not confirmed since (responder.callouts), fixed from the test's report."""
-    from responder.callouts.results import contacts_not_confirmed, latest_tests
+    from responder.callouts.results import contacts_not_confirmed
 
     unconfirmed = contacts_not_confirmed(local_authority).get(local_authority, [])
     if not unconfirmed:
         return []
-    test = latest_tests(local_authority)[local_authority]
-    report = f"/admin/callouts/{test.id}"
+    report = f"/admin/callouts/{unconfirmed[0].test_id}"
     problems = []
     for person in unconfirmed:
         roles = ", ".join(person.role_labels) or ", ".join(person.roles)
@@ -124,6 +127,24 @@ def callout_problems(local_authority: str) -> list[Problem]:
             )
         )
     return problems
+
+
+def _calls_problems(slug: str, playbooks: PlaybookSet) -> list[Problem]:
+    """The playbook phones some rungs, but this deployment places no calls: they would only be texted."""
+    from responder.notify.backends import voice_backend
+
+    phoned = [rung for step in playbooks.playbooks[slug].steps if step.do == "alert" for rung in step.call]
+    if not phoned or voice_backend(current_app.config) != "off":
+        return []
+    rungs = ", ".join(rung.replace("_", " ") for rung in phoned)
+    return [
+        Problem(
+            slug,
+            ProblemKind.CALLS_OFF,
+            f"the playbook phones the {rungs}, but phone calls are off, so they are only texted",
+            fix_hint="set TWILIO_VOICE_FROM to a number that can place calls (or VOICE_BACKEND)",
+        )
+    ]
 
 
 def _playbooks() -> tuple[PlaybookSet | None, list[Problem]]:
