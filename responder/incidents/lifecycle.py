@@ -21,13 +21,12 @@ from responder.models import (
     IncidentStatus,
     Message,
     MessageKind,
-    MessageState,
     Role,
     Tension,
     User,
 )
 from responder.models.tension import TensionReading
-from responder.notify.outbox import queue_alert, queue_stand_down
+from responder.notify.outbox import cancel_pending, queue_alert, queue_stand_down
 from responder.responses.escalation import ladder, with_duty
 from responder.rotas import on_duty
 from responder.timeline import Actor
@@ -202,13 +201,7 @@ def _cancel_pending_messages(
     incident: Incident, actor: Actor, kinds: tuple[str, ...] | None, why: str
 ) -> None:
     """Messages not yet handed to a provider are not sent after all."""
-    query = update(Message).where(Message.incident_id == incident.id, Message.state == MessageState.PENDING)
-    if kinds is not None:
-        query = query.where(Message.kind.in_(kinds))
-    cancelled = db.session.execute(
-        query.values(state=MessageState.CANCELLED, last_error=f"not sent: {why}").execution_options(
-            synchronize_session=False
-        )
-    ).rowcount
+    which = (Message.kind.in_(kinds),) if kinds is not None else ()
+    cancelled = cancel_pending(Message.incident_id == incident.id, *which, why=f"not sent: {why}")
     if cancelled:
         timeline.record(incident, EventKind.MESSAGES_CANCELLED, by=actor, count=cancelled, because=why)

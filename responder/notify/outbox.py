@@ -7,7 +7,10 @@ location, ages, names or schools (design section 7).
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import render_template
+from sqlalchemy import update
 
 from responder.clock import format_local
 from responder.directory.contacts import ContactError, normalise_phone
@@ -22,6 +25,7 @@ from responder.models import (
     Incident,
     Message,
     MessageKind,
+    MessageState,
     TokenPurpose,
 )
 from responder.notify.sms_text import shorten_to_fit, to_gsm7
@@ -180,6 +184,19 @@ def queue_stand_down(activation: Activation, contact: Contact, *, shared_by: Act
     )
     db.session.add_all([sms, email])
     return [sms, email]
+
+
+def cancel_pending(*conditions: Any, why: str) -> int:
+    """Messages matching ``conditions`` and not yet handed to a provider are not sent after all: how many.
+
+    ``why`` is kept on each row ("not sent: the incident was closed").
+    """
+    return db.session.execute(
+        update(Message)
+        .where(Message.state == MessageState.PENDING, *conditions)
+        .values(state=MessageState.CANCELLED, last_error=why)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def queue_sms_answer(phone: str, body: str) -> Message | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from responder import timeline
 from responder.clock import as_utc, now_utc
@@ -38,6 +38,7 @@ from responder.models import (
     MessageState,
 )
 from responder.notify.backends import voice_backend
+from responder.notify.outbox import cancel_pending
 from responder.timeline.actors import SYSTEM, Actor
 
 # Calls to one phone are placed at least this far apart: when several agencies' alerts reach
@@ -101,18 +102,13 @@ def spoken_reference(reference: str) -> str:
 
 def cancel_pending_calls(activation: Activation, why: str, contact: Contact | None = None) -> int:
     """Calls not yet handed to Twilio for this activation (or to ``contact`` only) are not placed after all."""
-    query = update(Message).where(
+    whose = (Message.contact_id == contact.id,) if contact is not None else ()
+    cancelled = cancel_pending(
         Message.activation_id == activation.id,
         Message.channel == Channel.VOICE,
-        Message.state == MessageState.PENDING,
+        *whose,
+        why=f"not placed: {why}",
     )
-    if contact is not None:
-        query = query.where(Message.contact_id == contact.id)
-    cancelled = db.session.execute(
-        query.values(state=MessageState.CANCELLED, last_error=f"not placed: {why}").execution_options(
-            synchronize_session=False
-        )
-    ).rowcount
     if cancelled:
         timeline.record(
             activation.incident,
