@@ -40,6 +40,8 @@ from urllib.parse import parse_qs, urlsplit
 from notifications_python_client.authentication import decode_jwt_token, get_token_issuer
 from notifications_python_client.errors import TokenError
 
+from tests.serving import POLL_SECONDS
+
 SERVICE_ID = "8b3aa916-ec82-434e-b0c5-d5d9b371d6a3"
 KEY_SECRET = "0f6f4c5a-2b6e-4f0e-9c1d-3a7b5e2d9f10"
 API_KEY = f"responder_test-{SERVICE_ID}-{KEY_SECRET}"
@@ -143,7 +145,9 @@ class FakeNotify:
         return f"http://{host}:{port}"
 
     def start(self) -> FakeNotify:
-        threading.Thread(target=self._server.serve_forever, name="fake-notify", daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, args=(POLL_SECONDS,), name="fake-notify", daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:

@@ -54,6 +54,8 @@ from urllib.parse import parse_qs
 
 from twilio.request_validator import RequestValidator
 
+from tests.serving import POLL_SECONDS
+
 _ACCOUNT_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)\.json$")
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages\.json(?:\?(?P<query>.*))?$")
 _CREATE_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/(?P<what>Messages|Calls)\.json$")
@@ -172,7 +174,9 @@ class FakeTwilio:
         return f"http://{host}:{port}"
 
     def start(self) -> FakeTwilio:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-twilio", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(POLL_SECONDS,), name="fake-twilio", daemon=True
+        )
         self._thread.start()
         return self
 

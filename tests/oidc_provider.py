@@ -22,6 +22,8 @@ from urllib.parse import parse_qs
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from tests.serving import POLL_SECONDS
+
 CLIENT_ID = "responder-test-client"
 CLIENT_SECRET = "responder-test-client-secret"
 KEY_ID = "test-key-1"
@@ -150,7 +152,7 @@ class OidcProvider:
                 return self._json(*provider.token_response(form, self.headers.get("Authorization")))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(POLL_SECONDS,), daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -10,6 +10,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from responder.operations.log_redaction import redact
+from tests.serving import POLL_SECONDS
 
 CANARY = "QUERY-CANARY-5521"
 
@@ -18,7 +19,7 @@ CANARY = "QUERY-CANARY-5521"
 def dev_server(app):
     """The development server (`flask run` serves with it), in a thread on 127.0.0.1."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(POLL_SECONDS,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
