@@ -6,6 +6,7 @@ address with ``550``. Used as the ``smtp_server`` fixture (tests/conftest.py).
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from dataclasses import dataclass
@@ -14,6 +15,10 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+
+# aiosmtpd logs every command it reads at INFO: a line per command per connection, formatted
+# as JSON by the app's logging, in the server's thread, while the sender waits on it.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
