@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from responder import timeline
 from responder.extensions import db
 from responder.incidents.opening import open_incident
+from responder.incidents.references import next_reference
 from responder.models import (
     AccessToken,
     Activation,
@@ -58,6 +60,35 @@ def test_references_count_up_per_local_authority(make_incident):
     assert first.reference == f"BHM-{year}-0001"
     assert second.reference == f"BHM-{year}-0002"
     assert coventry.reference == f"COV-{year}-0001"
+
+
+def test_two_openings_at_once_never_take_the_same_number(app):
+    """The first transaction to take a number holds it until it ends; the second waits, then counts on."""
+    taken: dict[str, str] = {}
+    first_holds = threading.Event()
+    first_may_end = threading.Event()
+
+    def take(name: str) -> None:
+        with app.app_context():
+            taken[name] = next_reference("birmingham", "BHM")
+            if name == "first":
+                first_holds.set()
+                first_may_end.wait(10)
+            db.session.commit()
+            db.session.remove()
+
+    first = threading.Thread(target=take, args=("first",))
+    first.start()
+    assert first_holds.wait(10)
+    second = threading.Thread(target=take, args=("second",))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive() and "second" not in taken  # waiting for the first's lock
+    first_may_end.set()
+    first.join(10)
+    second.join(10)
+    year = taken["first"].split("-")[1]
+    assert taken == {"first": f"BHM-{year}-0001", "second": f"BHM-{year}-0002"}
 
 
 def test_a_failure_half_way_through_leaves_nothing_behind(make_incident, monkeypatch):
