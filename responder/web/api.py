@@ -9,6 +9,7 @@ from functools import wraps
 from flask import Blueprint, abort, g, jsonify, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from responder.clock import now_utc
 from responder.extensions import csrf, db
@@ -38,7 +39,9 @@ def _bearer_user() -> User | None:
     if scheme.lower() != "bearer" or not raw.strip():
         return None
     digest = hashlib.sha256(raw.strip().encode("utf-8")).hexdigest()
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    token = db.session.scalar(
+        select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == digest)
+    )
     now = now_utc()
     if token is None or not token.usable_at(now) or not token.user.active:
         return None
