@@ -77,7 +77,9 @@ class RecordingSmtpServer:
             given = (auth_data.login.decode(), auth_data.password.decode())
             with self._lock:
                 self.logins.append(given[0])
-            return AuthResult(success=given == expected)
+            # handled=False: the server itself answers a wrong login with 535 (with aiosmtpd's
+            # default it answers nothing, and the client waits out its timeout).
+            return AuthResult(success=given == expected, handled=False)
 
         return check
 
