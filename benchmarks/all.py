@@ -1,8 +1,10 @@
 """Every benchmark on SQLite and PostgreSQL, and the test suite's duration: one table (``make bench``).
 
 Each row is one figure, its target and whether this run met it. The machine,
-its CPUs and its load average (before and after) head the table: figures taken
-at a load average above 1 are not comparable with the README's.
+its CPUs, its load average (before and after) and how fast one CPU runs plain
+Python (a fixed loop, timed) head the table: figures taken at a load average
+above 1, or on a CPU whose loop time differs from the README's, are not
+comparable with the README's.
 
     .venv/bin/python benchmarks/all.py [--quick] [--no-tests] [--database-url URL]
 
@@ -42,6 +44,7 @@ def main() -> None:
     args = parser.parse_args()
 
     load_before = os.getloadavg()
+    loop_seconds = cpu_loop_seconds()
     postgres = reachable(args.database_url)
     runs = "3" if args.quick else "7"
     plan: list[tuple[str, list[str]]] = []
@@ -78,7 +81,20 @@ def main() -> None:
     if not args.no_tests:
         figures.append(test_suite())
 
-    print_table(figures, load_before, os.getloadavg(), postgres)
+    print_table(figures, load_before, os.getloadavg(), loop_seconds, postgres)
+
+
+def cpu_loop_seconds() -> float:
+    """How long one CPU takes over ten million Python additions (the best of three)."""
+
+    def loop() -> float:
+        started = time.perf_counter()
+        total = 0
+        for number in range(10_000_000):
+            total += number
+        return time.perf_counter() - started
+
+    return min(loop() for _ in range(3))
 
 
 def reachable(url: str) -> str | None:
@@ -125,7 +141,7 @@ def test_suite() -> Figure:
     )
 
 
-def print_table(figures: list[Figure], before, after, postgres: str | None) -> None:
+def print_table(figures: list[Figure], before, after, loop_seconds: float, postgres: str | None) -> None:
     def loads(values) -> str:
         return ", ".join(f"{value:.2f}" for value in values)
 
@@ -135,6 +151,9 @@ def print_table(figures: list[Figure], before, after, postgres: str | None) -> N
         f"PostgreSQL {postgres or 'not reached'}"
     )
     print(f"load average (1, 5, 15 min): {loads(before)} before, {loads(after)} after")
+    print(
+        f"CPU speed: 10 million Python additions in {loop_seconds:.2f} s (best of 3, before the benchmarks)"
+    )
     print()
     print("| figure | database | measured | target | met |")
     print("| --- | --- | --- | --- | --- |")
