@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from responder import rotas, timeline
@@ -120,7 +120,41 @@ def fire_due_together(action_id: int, limit: int = BATCH_SIZE) -> list[Fired]:
                 .limit(limit)
             ).all()
         )
-    batch = sorted(due, key=lambda row_id: (due[row_id], row_id))
+    return _fire_in_one(sorted(due, key=lambda row_id: (due[row_id], row_id)))
+
+
+def fire_due_actions(now: datetime | None = None) -> list[Fired]:
+    """Fire every pending action due by ``now``, oldest first, in batches as the scheduler does.
+
+    The sweep: the scheduler's catch-up, and what tests call directly. An
+    action that fails is recorded on its row and not taken again by this sweep.
+    """
+    due_by = now or now_utc()
+    fired: list[Fired] = []
+    last = None  # the last action taken, to go on after it
+    while True:
+        query = select(TimedAction.id, TimedAction.due_at).where(
+            TimedAction.state == ActionState.PENDING, TimedAction.due_at <= due_by
+        )
+        if last is not None:
+            query = query.where(
+                or_(
+                    TimedAction.due_at > last.due_at,
+                    and_(TimedAction.due_at == last.due_at, TimedAction.id > last.id),
+                )
+            )
+        with unit_of_work():
+            rows = db.session.execute(
+                query.order_by(TimedAction.due_at, TimedAction.id).limit(BATCH_SIZE)
+            ).all()
+        if not rows:
+            return fired
+        last = rows[-1]
+        fired += _fire_in_one([row.id for row in rows])
+
+
+def _fire_in_one(batch: list[int]) -> list[Fired]:
+    """Fire these actions (in this order) in one unit of work; each on its own if that fails."""
     if len(batch) <= 1:
         fired = fire_timed_action(batch[0]) if batch else None
         return [fired] if fired is not None else []
@@ -243,20 +277,6 @@ def _fire(action_id: int) -> Fired | None:
     result = _carry_out(action, now)
     db.session.flush()
     return _fired(action, result)
-
-
-def fire_due_actions(now: datetime | None = None, limit: int | None = None) -> list[Fired]:
-    """Fire every pending action due by ``now``, oldest first (the sweep; tests call it directly)."""
-    query = (
-        select(TimedAction.id)
-        .where(TimedAction.state == ActionState.PENDING, TimedAction.due_at <= (now or now_utc()))
-        .order_by(TimedAction.due_at, TimedAction.id)
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    with unit_of_work():
-        action_ids = db.session.scalars(query).all()
-    return [fired for action_id in action_ids if (fired := fire_timed_action(action_id)) is not None]
 
 
 def late_note(action: TimedAction) -> str:
