@@ -46,10 +46,10 @@ from .smtp_server import RecordingSmtpServer
 asyncio.BaseEventLoop.time = (lambda monotonic: lambda self: monotonic())(time.monotonic)
 
 # Each freeze_time() looks through every loaded module for time functions to replace (~40 ms
-# with this suite's 2,500 modules, and the suite freezes the clock hundreds of times). These
-# libraries never hold a copy of a time function Responder's frozen clock depends on, and
-# what of Responder's code they call never reads the clock; from them, time
-# stays real: HTTP and database timeouts keep working while the clock is frozen.
+# with this suite's 2,500 modules, hundreds of times a run). These libraries hold no copy of a
+# time function that Responder's frozen clock depends on, and the Responder code they call
+# never reads the clock, so they are skipped; calls from them get the real time, which keeps
+# their HTTP and database timeouts working while the clock is frozen.
 freezegun.configure(
     extend_ignore_list=[
         "aiohttp",
