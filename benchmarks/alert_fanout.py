@@ -11,7 +11,7 @@ sending as soon as that commits. A sequential sender would take about
     .venv/bin/python benchmarks/alert_fanout.py [--runs 5] [--database-url URL]
 
 Without --database-url it uses a temporary SQLite file. A PostgreSQL URL
-must point at a scratch database: its schema is dropped and rebuilt.
+must name a scratch database ending in _bench: it is dropped and re-created.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._figures import Figure, database_of, record  # noqa: E402
+from benchmarks.scheduler_scale import prepare_database  # noqa: E402
 from responder import create_app  # noqa: E402
 from responder.accounts.users import create_user, issue_api_token  # noqa: E402
 from responder.directory.contacts import import_contacts  # noqa: E402
@@ -76,16 +77,6 @@ def contacts_csv() -> str:
     rows.append("bench-duty,Duty Manager,+447700900999,duty@example.org,birmingham")
     rows.append("bench-on-call,On Call,+447700900998,oncall@example.org,regional")
     return "\n".join(rows) + "\n"
-
-
-def reset_postgres(url: str) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 class FakeTwilioProcess:
@@ -203,9 +194,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch, providers() as (fake, smtp_port):
         folder = Path(scratch)
         write_playbooks(folder)
-        url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
-        if url.startswith("postgresql"):
-            reset_postgres(url)
+        # A PostgreSQL scratch database (its name ends in _bench) is dropped and created afresh.
+        url = prepare_database(args.database_url) if args.database_url else f"sqlite:///{folder / 'bench.db'}"
         app = create_app(
             "testing",
             {
