@@ -126,7 +126,8 @@ def fire_due_together(action_id: int, limit: int = BATCH_SIZE) -> list[Fired]:
 def fire_due_actions(now: datetime | None = None) -> list[Fired]:
     """Fire every pending action due by ``now``, oldest first, in batches as the scheduler does.
 
-    The sweep: the scheduler's catch-up, and what tests call directly. An
+    One sweep through everything due (tests call it to move time on; the
+    scheduler fires each action's batch through ``fire_due_together``). An
     action that fails is recorded on its row and not taken again by this sweep.
     """
     due_by = now or now_utc()
