@@ -49,6 +49,13 @@ def texts(state: MessageState | None = None) -> list[Message]:
     return list(db.session.scalars(query))
 
 
+def numbers_texted_once_sent(app, fake_twilio) -> list[str]:
+    """Once no text is still being sent (and the sender has stopped): the numbers the provider was asked to text."""
+    wait_for(lambda: not texts(MessageState.SENDING))
+    stop_dispatcher(app)
+    return [request.form["To"] for request in fake_twilio.requests if request.form]
+
+
 def wait_for(condition, seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -86,9 +93,7 @@ def test_a_transaction_that_rolls_back_hands_nothing_over(app, sending_after_com
         db.session.rollback()
         queue_sms_answer("+447700900222", "Responder: this answer is kept")
         db.session.commit()
-    wait_for(lambda: not texts(MessageState.SENDING))
-    stop_dispatcher(app)
-    assert [r.form["To"] for r in fake_twilio.requests if r.form] == ["+447700900222"]
+    assert numbers_texted_once_sent(app, fake_twilio) == ["+447700900222"]
 
 
 def test_a_savepoint_rolled_back_keeps_its_text_and_the_rest_still_goes(
@@ -102,9 +107,7 @@ def test_a_savepoint_rolled_back_keeps_its_text_and_the_rest_still_goes(
         db.session.flush()
         savepoint.rollback()
         db.session.commit()
-    wait_for(lambda: not texts(MessageState.SENDING))
-    stop_dispatcher(app)
-    assert [r.form["To"] for r in fake_twilio.requests if r.form] == ["+447700900333"]
+    assert numbers_texted_once_sent(app, fake_twilio) == ["+447700900333"]
     assert [text.recipient for text in texts()] == ["+447700900333"]
     assert sending_after_commit == []  # it went as handed over, not claimed again
 
@@ -181,9 +184,7 @@ def test_a_released_savepoint_hands_nothing_over_until_the_transaction_commits(
         text.state = MessageState.CANCELLED
         queue_sms_answer("+447700900333", "Responder: kept")
         db.session.commit()
-    wait_for(lambda: not texts(MessageState.SENDING))
-    stop_dispatcher(app)
-    assert [r.form["To"] for r in fake_twilio.requests if r.form] == ["+447700900333"]
+    assert numbers_texted_once_sent(app, fake_twilio) == ["+447700900333"]
 
 
 def test_texts_handed_over_by_several_commits_keep_to_the_senders_limit(
