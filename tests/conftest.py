@@ -399,6 +399,24 @@ def notify_providers(app, fake_notify):
 
 
 @pytest.fixture
+def break_escalation(monkeypatch):
+    """Make one escalation action raise when it fires (a bug in its handler); the others fire as usual."""
+    from responder.scheduling import escalations
+
+    real = escalations.fire_escalation
+
+    def breaking(action_id: int, message: str = "bug") -> None:
+        def fire(action, now):
+            if action.id == action_id:
+                raise RuntimeError(message)
+            return real(action, now)
+
+        monkeypatch.setattr(escalations, "fire_escalation", fire)
+
+    return breaking
+
+
+@pytest.fixture
 def send_outbox(app):
     """One dispatch pass, run to completion; the test's session then sees the results."""
 

@@ -261,19 +261,14 @@ def test_after_an_outage_a_batch_fires_as_one_by_one_would(incident):
     assert alerted_roles(youth_service(incident)) == ["bham-youth-lead", "bham-youth-deputy"]
 
 
-def test_a_sweep_goes_on_past_a_full_batch_and_takes_a_failing_action_once(incident, monkeypatch):
-    from responder.scheduling import escalations, firing
+def test_a_sweep_goes_on_past_a_full_batch_and_takes_a_failing_action_once(
+    incident, monkeypatch, break_escalation
+):
+    from responder.scheduling import firing
 
     monkeypatch.setattr(firing, "BATCH_SIZE", 3)
     broken = min(actions(incident, ActionKind.ESCALATION), key=lambda a: (a.due_at, a.id))
-    fire_escalation = escalations.fire_escalation
-
-    def fails_for_one(action, now):
-        if action.id == broken.id:
-            raise RuntimeError("bug")
-        return fire_escalation(action, now)
-
-    monkeypatch.setattr(escalations, "fire_escalation", fails_for_one)
+    break_escalation(broken.id)
     with freeze_time(OPENED + timedelta(hours=26)):
         due = [a.id for a in actions(incident, ActionKind.ESCALATION)]
         fired = fire_due_actions()

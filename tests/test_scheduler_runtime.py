@@ -230,22 +230,14 @@ def test_actions_due_together_fire_in_one_commit(app, make_incident):
     assert len(commits) <= 2 < len(rung)
 
 
-def test_one_failing_action_in_a_batch_holds_up_none_of_the_others(app, make_incident, monkeypatch):
-    from responder.scheduling import escalations
+def test_one_failing_action_in_a_batch_holds_up_none_of_the_others(app, make_incident, break_escalation):
     from responder.scheduling.firing import fire_due_together
 
     with freeze_time(datetime(2026, 11, 24, 21, 40, tzinfo=UTC)):
         incident = make_incident()
     rung = _first_rung(incident)
     broken = rung[1]
-    real = escalations.fire_escalation
-
-    def sometimes_broken(action, now):
-        if action.id == broken.id:
-            raise RuntimeError("a bug in one handler")
-        return real(action, now)
-
-    monkeypatch.setattr(escalations, "fire_escalation", sometimes_broken)
+    break_escalation(broken.id, "a bug in one handler")
     with freeze_time(rung[0].due_at + timedelta(seconds=1)):
         fired = fire_due_together(rung[0].id)
     assert {f.action_id for f in fired} == {action.id for action in rung} - {broken.id}
