@@ -76,7 +76,7 @@ NOTIFY_CALLBACK_TOKEN = "test-notify-callback-token-0123456789"
 
 
 @pytest.fixture(scope="session")
-def database_url(sqlite_directory) -> str:
+def database_url(request) -> str:
     """A fresh database for the whole run, its schema built from the models.
 
     tests/test_migrations.py checks separately that the Alembic revisions
@@ -87,7 +87,7 @@ def database_url(sqlite_directory) -> str:
         url = worker_database(url)
         reset_postgres(url)
     else:
-        url = f"sqlite:///{sqlite_directory / 'responder-test.db'}"
+        url = f"sqlite:///{request.getfixturevalue('sqlite_directory') / 'responder-test.db'}"
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         db.create_all()
