@@ -7,13 +7,14 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from freezegun import freeze_time
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from responder.clock import now_utc
 from responder.extensions import db
-from responder.models import Channel, Contact, EventKind, Message, MessageState
+from responder.models import Channel, Contact, EventKind, Message, MessageState, TimelineEvent
 from responder.notify.delivery import RetryPolicy
 from tests.timeline_words import sentences
 
@@ -352,3 +353,86 @@ def test_a_refused_mail_login_is_retried_not_failed(real_providers, make_inciden
     assert email.state == MessageState.PENDING
     assert "refused Responder's login" in email.last_error
     assert sentences(EventKind.MESSAGE_FAILED) == []
+
+
+# --- recording what the providers said -----------------------------------------------
+
+
+def _accepted(claims, provider_id_of) -> list:
+    from responder.notify.backends import Receipt
+    from responder.notify.delivery import Outcome, Result
+
+    return [
+        Outcome(claim, Result.SENT, "Twilio", receipt=Receipt(provider_id_of(claim), "queued"))
+        for claim in claims
+    ]
+
+
+def _reads_and_updates_while(work) -> int:
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith("INSERT"):
+            statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        work()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_acceptances_are_recorded_in_the_same_few_statements_however_many_there_are(app, make_incident):
+    from responder.notify.delivery import claim_due, record_outcomes
+
+    policy = RetryPolicy.from_config(app.config)
+    make_incident()
+    claims = claim_due(100, policy)
+    db.session.commit()
+    texts = [claim for claim in claims if claim.message.channel == Channel.SMS]
+    emails = [claim for claim in claims if claim.message.channel == Channel.EMAIL]
+    small, large = texts[:1] + emails[:1], texts[1:] + emails[1:]
+    assert len(large) >= 8
+
+    counts = []
+    for batch in (small, large):
+        outcomes = _accepted(batch, lambda claim: f"SM{claim.message.id:032d}")
+        counts.append(_reads_and_updates_while(lambda outcomes=outcomes: record_outcomes(outcomes, policy)))
+        db.session.commit()
+
+    assert counts[0] == counts[1]
+    messages = db.session.scalars(select(Message)).all()
+    assert {m.state for m in messages} == {MessageState.SENT}
+    assert all(m.provider_id == f"SM{m.id:032d}" for m in messages)
+    sent_events = db.session.scalars(
+        select(TimelineEvent).where(TimelineEvent.kind == EventKind.MESSAGE_SENT)
+    )
+    assert sorted(event.data["message_id"] for event in sent_events) == sorted(m.id for m in messages)
+
+
+def test_an_acceptance_already_recorded_is_neither_overwritten_nor_told_twice(app, make_incident, caplog):
+    from responder.notify.delivery import claim_due, record_outcomes
+
+    policy = RetryPolicy.from_config(app.config)
+    make_incident()
+    doubled, found, fresh = claim_due(3, policy)
+    # Another sender wrote two of them first: one with a different provider id (it went twice),
+    # one with the very id this sender got (it found the message at the provider).
+    for claim, provider_id in ((doubled, "SM-the-other-sender"), (found, "SM-found")):
+        db.session.get(Message, claim.message.id).provider_id = provider_id
+    db.session.commit()
+
+    ids = {doubled: "SM-this-sender", found: "SM-found", fresh: "SM-fresh"}
+    record_outcomes(_accepted([doubled, found, fresh], ids.get), policy)
+    db.session.commit()
+
+    assert db.session.get(Message, doubled.message.id).provider_id == "SM-the-other-sender"
+    assert db.session.get(Message, fresh.message.id).provider_id == "SM-fresh"
+    went_twice = [r.getMessage() for r in caplog.records if "went twice" in r.getMessage()]
+    assert went_twice == [
+        f"message {doubled.message.id} was accepted by Twilio as SM-this-sender "
+        "but was already recorded as SM-the-other-sender: it went twice"
+    ]
+    told = db.session.scalars(select(TimelineEvent).where(TimelineEvent.kind == EventKind.MESSAGE_SENT)).all()
+    assert [event.data["message_id"] for event in told] == [fresh.message.id]

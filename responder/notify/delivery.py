@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from responder import timeline
 from responder.clock import now_utc
@@ -57,6 +57,8 @@ _SUCCESS_NOTED_EVERY = timedelta(seconds=60)
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 # A call Twilio has taken, whether or not the sender has written so yet: its webhooks may say how it went.
 _ACCEPTED_CALL_STATES = (MessageState.SENDING, MessageState.SENT, MessageState.DELIVERED)
+# Accepted messages recorded by one UPDATE (two bound values each, well under either database's limit).
+_ACCEPTED_PER_STATEMENT = 200
 
 
 @dataclass(frozen=True)
@@ -216,60 +218,100 @@ def record_outcomes(outcomes: list[Outcome], policy: RetryPolicy) -> None:
         return
     _lock_with_twins([outcome.claim.message.id for outcome in outcomes])
     now = now_utc()
+    accepted = [outcome for outcome in outcomes if outcome.result == Result.SENT]
+    for start in range(0, len(accepted), _ACCEPTED_PER_STATEMENT):
+        _record_accepted(accepted[start : start + _ACCEPTED_PER_STATEMENT], now)
     for outcome in outcomes:
-        if outcome.result == Result.SENT:
-            _record_accepted(outcome, now)
-        elif outcome.result == Result.FAILED:
+        if outcome.result == Result.FAILED:
             _record_failure(outcome.claim, outcome.reason, now)
-        else:
+        elif outcome.result != Result.SENT:
             _record_retry(outcome, policy, now)
     _note_provider_health(outcomes, now)
 
 
-def _record_accepted(outcome: Outcome, now: datetime) -> None:
-    """The provider took the message: keep its id so it is never sent again, whoever holds the claim now."""
-    message_id, receipt = outcome.claim.message.id, outcome.receipt
-    result = db.session.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.provider_id.is_(None))
-        .values(
-            # A call's webhooks can come before this is written: what they recorded stands.
-            state=case(
-                (Message.state.in_((MessageState.DELIVERED, MessageState.FAILED)), Message.state),
-                else_=MessageState.SENT,
-            ),
-            provider_id=receipt.provider_id,
-            provider_status=receipt.status,
-            sent_at=now,
-            lease_until=None,
-            next_attempt_at=None,
-            handed_at=None,
-            unknown_since=None,
-            failing_since=None,
-            last_error=case((Message.state == MessageState.FAILED, Message.last_error), else_=None),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        recorded = db.session.scalar(select(Message.provider_id).where(Message.id == message_id))
-        if recorded != receipt.provider_id:
-            log.error(
-                "message %s was accepted by %s as %s but was already recorded as %s: it went twice",
-                message_id,
-                outcome.provider_name,
-                receipt.provider_id,
-                recorded,
+def _record_accepted(outcomes: list[Outcome], now: datetime) -> None:
+    """The provider took these: keep each one's id so it is never sent again, whoever holds the claim now.
+
+    One UPDATE for the lot, then one read of what the timeline needs: a
+    batch costs a fixed number of statements, not a handful per message.
+    """
+    by_id = {outcome.claim.message.id: outcome for outcome in outcomes}
+    receipts = {message_id: outcome.receipt for message_id, outcome in by_id.items()}
+    recorded = set(
+        db.session.scalars(
+            update(Message)
+            .where(Message.id.in_(by_id), Message.provider_id.is_(None))
+            .values(
+                # A call's webhooks can come before this is written: what they recorded stands.
+                state=case(
+                    (Message.state.in_((MessageState.DELIVERED, MessageState.FAILED)), Message.state),
+                    else_=MessageState.SENT,
+                ),
+                provider_id=_per_message(
+                    Message.provider_id, {i: r.provider_id for i, r in receipts.items()}
+                ),
+                provider_status=_per_message(
+                    Message.provider_status, {i: r.status for i, r in receipts.items()}
+                ),
+                sent_at=now,
+                lease_until=None,
+                next_attempt_at=None,
+                handed_at=None,
+                unknown_since=None,
+                failing_since=None,
+                last_error=case((Message.state == MessageState.FAILED, Message.last_error), else_=None),
             )
-        return
-    message = db.session.get(Message, message_id, populate_existing=True)
-    _record(
-        message,
-        EventKind.MESSAGE_SENT,
-        provider=outcome.provider_name,
-        found=outcome.found_at_provider or None,
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
+        )
     )
-    if message.channel == Channel.EMAIL:
-        _note_reached_by_email(message)
+    for message_id in by_id.keys() - recorded:
+        _note_if_sent_twice(by_id[message_id])
+    if not recorded:
+        return
+    messages = db.session.scalars(
+        select(Message)
+        .where(Message.id.in_(recorded))
+        .order_by(Message.id)
+        .options(
+            selectinload(Message.incident),
+            joinedload(Message.contact),
+            joinedload(Message.activation),
+        )
+        .execution_options(populate_existing=True)
+    ).all()
+    twins = _twins_of([message for message in messages if message.channel == Channel.EMAIL])
+    for message in messages:
+        outcome = by_id[message.id]
+        _record(
+            message,
+            EventKind.MESSAGE_SENT,
+            provider=outcome.provider_name,
+            found=outcome.found_at_provider or None,
+        )
+        if message.channel == Channel.EMAIL:
+            _note_reached_by_email(message, twins.get(message.twin_of_id))
+
+
+def _per_message(column: Any, values: Mapping[int, str | None]) -> Any:
+    """A column's new value message by message, for one UPDATE over many messages."""
+    return case(
+        {message_id: literal(value, column.type) for message_id, value in values.items()}, value=Message.id
+    )
+
+
+def _note_if_sent_twice(outcome: Outcome) -> None:
+    """An accepted message whose row already had a provider id: the same id is a lookup, another is a double."""
+    message_id, receipt = outcome.claim.message.id, outcome.receipt
+    recorded = db.session.scalar(select(Message.provider_id).where(Message.id == message_id))
+    if recorded != receipt.provider_id:
+        log.error(
+            "message %s was accepted by %s as %s but was already recorded as %s: it went twice",
+            message_id,
+            outcome.provider_name,
+            receipt.provider_id,
+            recorded,
+        )
 
 
 def _record_retry(outcome: Outcome, policy: RetryPolicy, now: datetime) -> None:
@@ -499,16 +541,26 @@ def _twin(message: Message) -> Message | None:
     return db.session.scalar(select(Message).where(condition).execution_options(populate_existing=True))
 
 
+def _twins_of(emails: list[Message]) -> dict[int, Message]:
+    """The texts these emails go with, read afresh in one statement, by id."""
+    ids = {email.twin_of_id for email in emails if email.twin_of_id is not None}
+    if not ids:
+        return {}
+    texts = db.session.scalars(
+        select(Message).where(Message.id.in_(ids)).execution_options(populate_existing=True)
+    )
+    return {text.id: text for text in texts}
+
+
 def _record_failed(message: Message) -> None:
     # The provider's reason may quote the address: kept as words, withheld when redacted.
     _record(message, EventKind.MESSAGE_FAILED, text=message.last_error)
     if message.channel == Channel.SMS:
-        _note_reached_by_email(message)
+        _note_reached_by_email(message, _twin(message))
 
 
-def _note_reached_by_email(message: Message) -> None:
+def _note_reached_by_email(message: Message, twin: Message | None) -> None:
     """Once the SMS has failed and the email has gone, say the lead was reached by email."""
-    twin = _twin(message)
     if twin is None:
         return
     sms, email = (message, twin) if message.channel == Channel.SMS else (twin, message)
