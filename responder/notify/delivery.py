@@ -476,13 +476,30 @@ def record_call_failure(message: Message, error_code: str | None = None) -> None
 
 
 def _note_provider_health(outcomes: list[Outcome], now: datetime) -> None:
-    """A channel whose provider accepted a message is well; one that refused or timed out is failing."""
-    for channel in {outcome.claim.message.channel for outcome in outcomes}:
+    """A channel whose provider accepted a message is well; one that refused or timed out is failing.
+
+    Read first, in one statement: a provider that is well and was noted so
+    lately needs no write, which is nearly every batch.
+    """
+    channels = {outcome.claim.message.channel for outcome in outcomes}
+    noted = {
+        row.channel: row
+        for row in db.session.execute(
+            select(
+                ProviderStatus.channel, ProviderStatus.last_success_at, ProviderStatus.failing_since
+            ).where(ProviderStatus.channel.in_(channels))
+        )
+    }
+    for channel in channels:
         mine = [outcome for outcome in outcomes if outcome.claim.message.channel == channel]
         accepted = any(outcome.result == Result.SENT for outcome in mine)
         trouble = [outcome for outcome in mine if outcome.provider_trouble]
+        row = noted.get(channel)
         if accepted:
-            _provider_row(channel)
+            if row is not None and row.failing_since is None and _lately(row.last_success_at, now):
+                continue
+            if row is None:
+                _provider_row(channel)
             db.session.execute(
                 update(ProviderStatus)
                 .where(
@@ -497,7 +514,8 @@ def _note_provider_health(outcomes: list[Outcome], now: datetime) -> None:
                 .execution_options(synchronize_session=False)
             )
         elif trouble:
-            _provider_row(channel)
+            if row is None:
+                _provider_row(channel)
             db.session.execute(
                 update(ProviderStatus)
                 .where(ProviderStatus.channel == channel)
@@ -507,6 +525,10 @@ def _note_provider_health(outcomes: list[Outcome], now: datetime) -> None:
                 )
                 .execution_options(synchronize_session=False)
             )
+
+
+def _lately(success_at: datetime | None, now: datetime) -> bool:
+    return success_at is not None and success_at >= now - _SUCCESS_NOTED_EVERY
 
 
 def _provider_row(channel: str) -> None:
@@ -524,9 +546,13 @@ def _lock_with_twins(message_ids: list[int]) -> None:
     with both rows locked (in id order, so two finishers never deadlock) the
     second of the two to finish always sees the first. SQLite has no row
     locks, but it lets one writer at a time in, which gives the same order.
+    The emails' texts are looked up first (a twin never changes), so that the
+    lock is two index lookups, never a scan of every message.
     """
-    twins_of = select(Message.twin_of_id).where(Message.id.in_(message_ids), Message.twin_of_id.is_not(None))
-    pair = or_(Message.id.in_(message_ids), Message.twin_of_id.in_(message_ids), Message.id.in_(twins_of))
+    texts_of_emails = db.session.scalars(
+        select(Message.twin_of_id).where(Message.id.in_(message_ids), Message.twin_of_id.is_not(None))
+    )
+    pair = or_(Message.id.in_({*message_ids, *texts_of_emails}), Message.twin_of_id.in_(message_ids))
     db.session.execute(select(Message.id).where(pair).order_by(Message.id).with_for_update()).all()
 
 
