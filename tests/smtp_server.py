@@ -26,6 +26,7 @@ class ReceivedEmail:
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    peer: tuple[str, int]  # the client's address and port: one per connection
 
     @property
     def message(self) -> EmailMessage:
@@ -42,16 +43,24 @@ class _Handler:
     def __init__(self, server: RecordingSmtpServer) -> None:
         self._server = server
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self._server.closing_once():
+            return "421 4.4.2 Idle too long, closing connection"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self._server.requires_login and not session.authenticated:
             return "530 5.7.0 Authentication required"
         if address in self._server.refused:
+            self._server.refusals.append(address)
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        return self._server.take(envelope)
+        return self._server.take(envelope, session.peer)
 
 
 class RecordingSmtpServer:
@@ -61,16 +70,22 @@ class RecordingSmtpServer:
         self.host = host
         self.port = _free_port(host)
         self.refused: set[str] = set()
+        self.refusals: list[str] = []  # each RCPT refused, in order
         self.logins: list[str] = []
         self._lock = threading.Lock()
         self._received: list[ReceivedEmail] = []
         self._busy_left = 0
+        self._closing = False
         auth = {}
         if login is not None:
             # Plain-text login is fine on loopback; production servers insist on TLS first.
             auth = {"authenticator": self._authenticator(login), "auth_require_tls": False}
         self.requires_login = login is not None
-        self._controller = Controller(_Handler(self), hostname=host, port=self.port, **auth)
+        self._auth = auth
+        self._controller = self._new_controller()
+
+    def _new_controller(self) -> Controller:
+        return Controller(_Handler(self), hostname=self.host, port=self.port, **self._auth)
 
     def _authenticator(self, expected: tuple[str, str]):
         def check(server, session, envelope, mechanism, auth_data) -> AuthResult:
@@ -90,18 +105,36 @@ class RecordingSmtpServer:
     def stop(self) -> None:
         self._controller.stop()
 
+    def restart(self) -> None:
+        """Stop and start again on the same port: every open connection is closed, as a server's idle timeout does."""
+        self._controller.stop()
+        self._controller = self._new_controller()
+        self._controller.start()
+
     def busy_for(self, count: int) -> None:
         """Answer ``451`` to the next ``count`` messages."""
         with self._lock:
             self._busy_left = count
 
-    def take(self, envelope) -> str:
+    def close_next_mail(self) -> None:
+        """Answer the next MAIL with ``421`` (the server is closing the connection), as a server does to an idle one."""
+        with self._lock:
+            self._closing = True
+
+    def closing_once(self) -> bool:
+        with self._lock:
+            closing, self._closing = self._closing, False
+            return closing
+
+    def take(self, envelope, peer: tuple[str, int]) -> str:
         with self._lock:
             if self._busy_left > 0:
                 self._busy_left -= 1
                 return "451 4.3.0 Mail server busy, try again later"
             self._received.append(
-                ReceivedEmail(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content))
+                ReceivedEmail(
+                    envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content), tuple(peer)
+                )
             )
         return "250 Message accepted"
 

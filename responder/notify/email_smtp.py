@@ -6,7 +6,11 @@ replies, refused connections, timeouts and disconnects may pass, so they are
 retried; 5xx replies mean the server will never take this message.
 
 smtplib blocks, so each email is sent from a thread of this backend's own,
-never on the sender's event loop. Every message keeps one ``Message-ID``
+never on the sender's event loop. A connection that has just sent an email
+is kept for the next one (up to MAX_CONNECTIONS, each for IDLE_SECONDS), so
+a burst of alerts does not connect, greet and log in once per email; when
+the server has closed a kept connection meanwhile, the email goes at once on
+a fresh one (nothing of it had been sent). Every message keeps one ``Message-ID``
 (derived from its outbox row) on every attempt. SMTP has no way to ask a
 server whether it took a message: when the connection breaks after the
 message's data was sent but before the server said "250" (the outcome is
@@ -20,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import ssl
+import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -40,10 +46,12 @@ from responder.notify.backends import (
 
 # Mail servers that may be talked to at once from one process.
 MAX_CONNECTIONS = 20
+# A connection unused this long is closed rather than reused (servers drop idle ones after minutes).
+IDLE_SECONDS = 30.0
 
 
 class SmtpEmail:
-    """Sends each email on its own SMTP connection, so many can go at once."""
+    """Sends emails over up to MAX_CONNECTIONS SMTP connections at once, each kept for the next email."""
 
     provider_name = "the mail server"
 
@@ -66,6 +74,9 @@ class SmtpEmail:
         self._starttls = starttls
         self._timeout = timeout
         self._threads: ThreadPoolExecutor | None = None
+        # Connections ready for the next email, with when each was last used (most recent last).
+        self._idle: list[tuple[smtplib.SMTP, float]] = []
+        self._idle_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SmtpEmail:
@@ -93,45 +104,72 @@ class SmtpEmail:
         if self._threads is not None:
             self._threads.shutdown(wait=False)
             self._threads = None
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for smtp, _ in idle:
+            _let_go(smtp)
 
     def send_now(self, message: OutgoingMessage) -> str:
-        """Send one email on its own connection (blocking); return the id Responder keeps for it."""
+        """Send one email (blocking); return the id Responder keeps for it."""
         email, provider_id = self.build(message)
+        kept = self._kept_connection()
+        if kept is not None:
+            try:
+                self._send_on(kept, email)
+                return provider_id
+            except _NotSent as failed:
+                if not failed.closed_before_data:
+                    raise failed.delivery_error() from failed.error
+                # The server closed it while it waited, before any of this email: send on a fresh one.
+        try:
+            self._send_on(self._connect(), email)
+        except _NotSent as failed:
+            raise failed.delivery_error() from failed.error
+        return provider_id
+
+    def _connect(self) -> smtplib.SMTP:
+        try:
+            smtp = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
+        except (smtplib.SMTPException, OSError) as error:
+            raise _NotSent(error, data_sent=False) from error
+        try:
+            if self._starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self._username:
+                smtp.login(self._username, self._password or "")
+        except (smtplib.SMTPException, OSError) as error:
+            _let_go(smtp)
+            raise _NotSent(error, data_sent=False) from error
+        return smtp
+
+    def _send_on(self, smtp: smtplib.SMTP, email: EmailMessage) -> None:
+        """One mail transaction; the connection is kept for the next email only once the server took this one."""
         data_sent = False
         try:
-            with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
-                if self._starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if self._username:
-                    smtp.login(self._username, self._password or "")
-                _envelope(smtp, email)
-                data_sent = True
-                code, reply = smtp.data(email.as_bytes(policy=policy.SMTP))
-                if code != 250:
-                    raise smtplib.SMTPDataError(code, reply)
-        except smtplib.SMTPRecipientsRefused as error:
-            code, reply = next(iter(error.recipients.values()))
-            raise _by_reply_code(code, reply, "the mail server refused the address") from error
-        except smtplib.SMTPAuthenticationError as error:
-            # Not about the recipient: once the login is fixed a retry succeeds.
-            raise TransientDeliveryError(
-                "the mail server refused Responder's login (check SMTP_USERNAME and SMTP_PASSWORD)"
-            ) from error
-        except smtplib.SMTPResponseException as error:
-            raise _by_reply_code(error.smtp_code, error.smtp_error, "the mail server refused it") from error
-        except (smtplib.SMTPServerDisconnected, TimeoutError, OSError) as error:
-            if data_sent:
-                raise OutcomeUnknown(
-                    f"the mail server did not confirm the message ({type(error).__name__})"
-                ) from error
-            if isinstance(error, smtplib.SMTPServerDisconnected):
-                raise TransientDeliveryError("the mail server closed the connection") from error
-            raise TransientDeliveryError(
-                f"could not reach the mail server ({type(error).__name__})"
-            ) from error
-        except smtplib.SMTPException as error:
-            raise TransientDeliveryError(f"sending to the mail server failed: {error}") from error
-        return provider_id
+            _envelope(smtp, email)
+            data_sent = True
+            code, reply = smtp.data(email.as_bytes(policy=policy.SMTP))
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
+        except (smtplib.SMTPException, OSError) as error:
+            _let_go(smtp)
+            raise _NotSent(error, data_sent=data_sent) from error
+        with self._idle_lock:
+            if len(self._idle) < MAX_CONNECTIONS:
+                self._idle.append((smtp, time.monotonic()))
+                return
+        _let_go(smtp)
+
+    def _kept_connection(self) -> smtplib.SMTP | None:
+        """The connection used most recently, if it has not been idle too long; the stale ones are closed."""
+        with self._idle_lock:
+            fresh_since = time.monotonic() - IDLE_SECONDS
+            stale = [smtp for smtp, used_at in self._idle if used_at < fresh_since]
+            self._idle = [(smtp, used_at) for smtp, used_at in self._idle if used_at >= fresh_since]
+            kept = self._idle.pop()[0] if self._idle else None
+        for smtp in stale:
+            _let_go(smtp)
+        return kept
 
     def build(self, message: OutgoingMessage) -> tuple[EmailMessage, str]:
         """The email as it is sent, and the id Responder keeps for it."""
@@ -151,6 +189,56 @@ class SmtpEmail:
         if message.html:
             email.add_alternative(message.html, subtype="html")
         return email, f"smtp:{local_part}"
+
+
+class _NotSent(Exception):
+    """An SMTP error, and whether the email's data had been sent when it came."""
+
+    def __init__(self, error: smtplib.SMTPException | OSError, *, data_sent: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.data_sent = data_sent
+
+    @property
+    def closed_before_data(self) -> bool:
+        """The server had gone away (or said 421, it is closing) before any of the email was sent."""
+        closing = isinstance(self.error, smtplib.SMTPResponseException) and self.error.smtp_code == 421
+        # (smtplib's errors are OSErrors too: "gone" is a dropped connection, not a reply.)
+        gone = isinstance(self.error, smtplib.SMTPServerDisconnected) or not isinstance(
+            self.error, smtplib.SMTPException
+        )
+        return not self.data_sent and (gone or closing)
+
+    def delivery_error(self) -> DeliveryError:
+        """SMTP's own rule: what may pass is retried, what never will fails; after DATA, the outcome is unknown."""
+        error = self.error
+        if isinstance(error, smtplib.SMTPRecipientsRefused):
+            code, reply = next(iter(error.recipients.values()))
+            return _by_reply_code(code, reply, "the mail server refused the address")
+        if isinstance(error, smtplib.SMTPAuthenticationError):
+            # Not about the recipient: once the login is fixed a retry succeeds.
+            return TransientDeliveryError(
+                "the mail server refused Responder's login (check SMTP_USERNAME and SMTP_PASSWORD)"
+            )
+        if isinstance(error, smtplib.SMTPResponseException):
+            return _by_reply_code(error.smtp_code, error.smtp_error, "the mail server refused it")
+        if self.data_sent:
+            return OutcomeUnknown(f"the mail server did not confirm the message ({type(error).__name__})")
+        if isinstance(error, smtplib.SMTPServerDisconnected):
+            return TransientDeliveryError("the mail server closed the connection")
+        if isinstance(error, smtplib.SMTPException):
+            return TransientDeliveryError(f"sending to the mail server failed: {error}")
+        return TransientDeliveryError(f"could not reach the mail server ({type(error).__name__})")
+
+
+def _let_go(smtp: smtplib.SMTP) -> None:
+    """Say goodbye if the server still listens (briefly), then close the connection."""
+    try:
+        if smtp.sock is not None:
+            smtp.sock.settimeout(1.0)
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
 
 
 def _envelope(smtp: smtplib.SMTP, email: EmailMessage) -> None:

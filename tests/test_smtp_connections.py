@@ -1,0 +1,80 @@
+"""Email over kept SMTP connections: a burst goes over few connections, and a dropped one costs nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from responder.notify import email_smtp
+from responder.notify.backends import OutgoingMessage, PermanentDeliveryError
+from responder.notify.email_smtp import SmtpEmail
+
+
+def email(number: int, to: str = "lead@agency.example") -> OutgoingMessage:
+    return OutgoingMessage(
+        id=number,
+        channel="email",
+        recipient=to,
+        subject="Responder alert",
+        text=f"Alert {number}",
+        html=None,
+        created_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+def mail(smtp_server):
+    backend = SmtpEmail(host=smtp_server.host, port=smtp_server.port, sender="responder@example.org")
+    yield backend
+    asyncio.run(backend.close())
+
+
+def test_emails_one_after_another_share_one_connection(mail, smtp_server):
+    for number in range(5):
+        mail.send_now(email(number))
+
+    received = smtp_server.received
+    assert [m.message["Subject"] for m in received] == ["Responder alert"] * 5
+    assert len({m.peer for m in received}) == 1
+
+
+def test_a_connection_the_server_closed_while_it_waited_is_replaced_and_the_email_goes(mail, smtp_server):
+    mail.send_now(email(1))
+    smtp_server.restart()  # as a server's idle timeout does
+
+    mail.send_now(email(2))
+
+    first, second = smtp_server.received
+    assert second.message["Message-ID"].startswith("<responder.2.")
+    assert first.peer != second.peer
+
+
+def test_a_connection_idle_too_long_is_not_reused(mail, smtp_server, monkeypatch):
+    monkeypatch.setattr(email_smtp, "IDLE_SECONDS", 0.0)
+    mail.send_now(email(1))
+    mail.send_now(email(2))
+
+    assert len({m.peer for m in smtp_server.received}) == 2
+
+
+def test_a_refused_address_is_still_refused_on_a_kept_connection_and_the_next_email_goes(mail, smtp_server):
+    smtp_server.refused.add("gone@agency.example")
+    mail.send_now(email(1))
+
+    with pytest.raises(PermanentDeliveryError, match="refused the address"):
+        mail.send_now(email(2, to="gone@agency.example"))
+    mail.send_now(email(3))
+
+    assert [m.message["Message-ID"].split(".")[1] for m in smtp_server.received] == ["1", "3"]
+    assert smtp_server.refusals == ["gone@agency.example"]  # asked once, not again on a fresh connection
+
+
+def test_a_kept_connection_the_server_says_it_is_closing_is_replaced_and_the_email_goes(mail, smtp_server):
+    mail.send_now(email(1))
+    smtp_server.close_next_mail()
+
+    mail.send_now(email(2))
+
+    assert [m.message["Message-ID"].split(".")[1] for m in smtp_server.received] == ["1", "2"]
