@@ -1,9 +1,11 @@
-"""Email over kept SMTP connections: a burst goes over few connections, and a dropped one costs nothing."""
+"""Email over SMTP: what goes over the wire, and kept connections (a burst goes over few, a dropped one costs nothing)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
 
 import pytest
 
@@ -12,14 +14,16 @@ from responder.notify.backends import OutgoingMessage, PermanentDeliveryError
 from responder.notify.email_smtp import SmtpEmail
 
 
-def email(number: int, to: str = "lead@agency.example") -> OutgoingMessage:
+def email(
+    number: int, to: str = "lead@agency.example", subject: str = "Responder alert", html: str | None = None
+) -> OutgoingMessage:
     return OutgoingMessage(
         id=number,
         channel="email",
         recipient=to,
-        subject="Responder alert",
+        subject=subject,
         text=f"Alert {number}",
-        html=None,
+        html=html,
         created_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
     )
 
@@ -78,3 +82,28 @@ def test_a_kept_connection_the_server_says_it_is_closing_is_replaced_and_the_ema
     mail.send_now(email(2))
 
     assert [m.message["Message-ID"].split(".")[1] for m in smtp_server.received] == ["1", "2"]
+
+
+def test_words_beyond_ascii_arrive_as_written_in_headers_and_bodies(smtp_server):
+    sender = "Équipe Réponse <responder@example.org>"
+    mail = SmtpEmail(host=smtp_server.host, port=smtp_server.port, sender=sender)
+    long_link = "https://responder.example/a/" + "x" * 90
+    outgoing = email(1, subject="Walsall – café", html=f'<a href="{long_link}">Acknowledge – now</a>')
+    outgoing = dataclasses.replace(outgoing, text=f"Acknowledge – now: {long_link}")
+    try:
+        mail.send_now(outgoing)
+    finally:
+        asyncio.run(mail.close())
+
+    (received,) = smtp_server.received
+    assert received.raw.isascii()  # encoded for any mail server
+    assert received.message["Subject"] == "Walsall – café"
+    assert received.message["From"] == sender
+    assert received.part("text/plain").strip() == f"Acknowledge – now: {long_link}"
+    assert f'href="{long_link}"' in received.part("text/html")
+    assert b"Acknowledge" in received.raw  # quoted-printable: readable as sent, not base64
+
+
+def test_a_header_cannot_carry_another(mail):
+    with pytest.raises((HeaderParseError, ValueError)):
+        mail.build(email(1, subject="Alert\r\nBcc: someone@elsewhere.example"))[0].as_bytes()
