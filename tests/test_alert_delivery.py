@@ -90,6 +90,26 @@ def test_the_email_is_a_proper_email_without_personal_data(
     assert message.provider_id == "smtp:" + email["Message-ID"][1:].split("@")[0]
 
 
+def test_an_alert_email_escapes_what_it_is_given_in_html_and_keeps_it_as_is_in_text(app):
+    from responder.notify.message_templates import render_message
+
+    context = {
+        "exercise": False,
+        "local_authority": "Birmingham",
+        "reference": "BHM-2026-0001",
+        "incident_type": "Stabbing",
+        "occurred": "02:10 Mon 30 Nov",
+        "agency": "Youth <b>&</b> Play",
+        "expires": "07 Dec 2026",
+        "reply_code": "4821",
+    }
+    with app.test_request_context():
+        html = render_message("alert.email.html", **context)
+        text = render_message("alert.email.txt", **context)
+    assert "Youth &lt;b&gt;&amp;&lt;/b&gt; Play" in html and "<b>" not in html
+    assert "Youth <b>&</b> Play" in text
+
+
 def test_the_development_outbox_keeps_everything_on_this_machine(
     app, make_incident, send_outbox, fake_twilio
 ):

@@ -16,13 +16,14 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import delete, select
 
 from responder.clock import as_utc, now_utc
 from responder.extensions import db
 from responder.links import public_url
 from responder.models import Channel, Message, MessageKind, SignInThrottle, ThrottleScope, User
+from responder.notify.message_templates import render_message
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,6 @@ def _queue_notice(user: User) -> None:
             kind=MessageKind.SIGN_IN_NOTICE,
             recipient=user.email,
             subject="[Responder] Failed sign-ins to your account",
-            body=render_template("messages/sign_in_notice.email.txt", **context).strip() + "\n",
+            body=render_message("sign_in_notice.email.txt", **context).strip() + "\n",
         )
     )

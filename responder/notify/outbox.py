@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template
 from sqlalchemy import update
 
 from responder.clock import format_local
@@ -28,6 +27,7 @@ from responder.models import (
     MessageState,
     TokenPurpose,
 )
+from responder.notify.message_templates import render_message
 from responder.notify.sms_text import shorten_to_fit, to_gsm7
 from responder.responses.access_tokens import issue_token, link_for
 from responder.timeline.actors import SYSTEM, Actor
@@ -77,8 +77,8 @@ def queue_alert(
         recipient=contact.email,
         subject=f"{prefix}[Responder] {incident.local_authority_name} {incident.reference}: "
         f"{incident.type_label.lower()} - please confirm",
-        body=render_template("messages/alert.email.txt", **context).strip() + "\n",
-        html_body=render_template("messages/alert.email.html", **context),
+        body=render_message("alert.email.txt", **context).strip() + "\n",
+        html_body=render_message("alert.email.html", **context),
         twin_of=sms,
         **common,
     )
@@ -90,7 +90,7 @@ def _alert_sms(context: dict, link: str) -> str:
     """The alert text, in GSM-7 and two segments: a long agency name is cut short to fit."""
 
     def render(agency: str) -> str:
-        return to_gsm7(render_template("messages/alert.sms.txt", **{**context, "agency": agency}).strip())
+        return to_gsm7(render_message("alert.sms.txt", **{**context, "agency": agency}).strip())
 
     return shorten_to_fit(
         render, to_gsm7(context["agency"]), as_sent=lambda text: text.replace(LINK_PLACEHOLDER, link)
@@ -171,14 +171,14 @@ def queue_stand_down(activation: Activation, contact: Contact, *, shared_by: Act
     sms = Message(
         channel=Channel.SMS,
         recipient=contact.phone,
-        body=to_gsm7(render_template("messages/stand_down.sms.txt", **context).strip()),
+        body=to_gsm7(render_message("stand_down.sms.txt", **context).strip()),
         **common,
     )
     email = Message(
         channel=Channel.EMAIL,
         recipient=contact.email,
         subject=f"{prefix}[Responder] {incident.reference} is standing down",
-        body=render_template("messages/stand_down.email.txt", **context).strip() + "\n",
+        body=render_message("stand_down.email.txt", **context).strip() + "\n",
         twin_of=sms,
         **common,
     )

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import render_template
-
 from responder.clock import format_local
 from responder.extensions import db
 from responder.governance import sharing
 from responder.links import incident_page
 from responder.models import AccessToken, Channel, CheckIn, Contact, Incident, Message, MessageKind
+from responder.notify.message_templates import render_message
 from responder.notify.sms_text import to_gsm7
 from responder.playbooks import parse_duration
 from responder.timeline.actors import SYSTEM
@@ -52,10 +51,10 @@ def queue_check_in_request(check_in: CheckIn, token: AccessToken, *, reminder: b
     }
     return _queue_pair(
         check_in.contact,
-        sms=render_template("messages/check_in.sms.txt", **context),
+        sms=render_message("check_in.sms.txt", **context),
         subject=f"{_prefix(incident)}[Responder] {incident.local_authority_name} {incident.reference}: "
         f"{what}, {context['step']} on",
-        email=render_template("messages/check_in.email.txt", **context),
+        email=render_message("check_in.email.txt", **context),
         common=common,
     )
 
@@ -74,10 +73,10 @@ def queue_deadline_notice(
     what = "deadline coming up" if reminder else "deadline due now"
     return _queue_pair(
         contact,
-        sms=render_template("messages/deadline.sms.txt", **context),
+        sms=render_message("deadline.sms.txt", **context),
         subject=f"{_prefix(incident)}[Responder] {incident.local_authority_name} "
         f"{incident.reference}: {what}",
-        email=render_template("messages/deadline.email.txt", **context),
+        email=render_message("deadline.email.txt", **context),
         common={"incident": incident, "contact": contact, "kind": MessageKind.DEADLINE},
     )
 
