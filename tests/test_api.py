@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from freezegun import freeze_time
 from sqlalchemy import func, select
 
 from responder.extensions import db
@@ -53,6 +56,25 @@ def test_open_an_incident_returns_201_with_its_activations(client, token):
 def test_tokens_are_stored_hashed(token):
     stored = db.session.scalar(select(ApiToken))
     assert token not in stored.token_hash and len(stored.token_hash) == 64
+
+
+def test_a_tokens_last_use_is_kept_to_the_minute_without_a_write_on_every_request(client, token):
+    start = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+
+    def last_used_after_a_request_at(moment: datetime) -> datetime:
+        with freeze_time(moment):
+            assert (
+                post(
+                    client, {**BODY, "occurred_at": (moment - timedelta(minutes=5)).isoformat()}, token
+                ).status_code
+                == 201
+            )
+        db.session.expire_all()
+        return db.session.scalar(select(ApiToken.last_used_at))
+
+    assert last_used_after_a_request_at(start) == start
+    assert last_used_after_a_request_at(start + timedelta(seconds=59)) == start
+    assert last_used_after_a_request_at(start + timedelta(seconds=61)) == start + timedelta(seconds=61)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -116,6 +116,10 @@ def burn_password_check(password: str) -> None:
         hasher.verify(_dummy_hash(hasher), password)
 
 
+# How precisely an API token's last use is kept (ApiToken.note_use).
+LAST_USE_NOTED_EVERY = timedelta(minutes=1)
+
+
 class ApiToken(db.Model):
     """A bearer token for the JSON API; only its SHA-256 is stored."""
 
@@ -135,3 +139,12 @@ class ApiToken(db.Model):
     def usable_at(self, moment: datetime) -> bool:
         """Not revoked, and not expired at ``moment``."""
         return self.revoked_at is None and (self.expires_at is None or as_utc(self.expires_at) > moment)
+
+    def note_use(self, moment: datetime) -> None:
+        """Keep when the token was last used, to the minute.
+
+        Written at most once a minute: a write on every request would make
+        requests with the same token queue on its row until each commits.
+        """
+        if self.last_used_at is None or as_utc(self.last_used_at) <= moment - LAST_USE_NOTED_EVERY:
+            self.last_used_at = moment

@@ -45,7 +45,7 @@ def _bearer_user() -> User | None:
     now = now_utc()
     if token is None or not token.usable_at(now) or not token.user.active:
         return None
-    token.last_used_at = now
+    token.note_use(now)
     return token.user
 
 
