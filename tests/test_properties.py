@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from responder.directory.contacts import ContactError, import_contacts, normalise_phone
+from responder.notify.sms_text import GSM7_BASIC, GSM7_EXTENDED, septets, to_gsm7
 from responder.playbooks import PlaybookError, load_playbooks, parse_duration
 from responder.playbooks.source import YamlSyntaxError, read_yaml
 from responder.responses.reply_codes import parse_reply
@@ -118,6 +119,20 @@ def test_reply_parsing_never_crashes_and_codes_are_four_digits(text):
 def test_acknowledgements_with_a_code_are_understood_whatever_the_case_and_spacing(word, code, space):
     reply = parse_reply(f"{space}{word}{space} {code}{space}")
     assert reply is not None and reply.verb == "acknowledge" and reply.code == str(code)
+
+
+@FAST
+@given(
+    st.text(
+        alphabet=st.sampled_from([*sorted(GSM7_BASIC | GSM7_EXTENDED), "’", "–", "ç", "☃", "東"]), max_size=60
+    )
+)
+def test_any_text_folds_to_gsm7_and_is_counted_a_septet_or_two_a_character(text):
+    folded = to_gsm7(text)
+    assert set(folded) <= GSM7_BASIC | GSM7_EXTENDED
+    assert septets(folded) == sum(2 if char in GSM7_EXTENDED else 1 for char in folded)
+    if set(text) <= GSM7_BASIC | GSM7_EXTENDED:
+        assert folded == text
 
 
 @FAST

@@ -15,6 +15,7 @@ GSM7_BASIC = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENDED = set("^{}\\[~]|€\f")  # each costs two septets
+_GSM7 = frozenset(GSM7_BASIC | GSM7_EXTENDED)
 
 _REPLACEMENTS = {
     "\u2018": "'",
@@ -41,6 +42,8 @@ ELLIPSIS = "..."
 
 def to_gsm7(text: str) -> str:
     """Replace characters outside GSM-7 with their nearest GSM-7 spelling."""
+    if _GSM7.issuperset(text):
+        return text  # nearly always: checked as a whole, not a character at a time
     out = []
     for char in text:
         if char in GSM7_BASIC or char in GSM7_EXTENDED:
@@ -55,6 +58,8 @@ def to_gsm7(text: str) -> str:
 
 def septets(text: str) -> int:
     """Length in GSM-7 septets; raises ValueError for characters GSM-7 cannot carry."""
+    if _GSM7.issuperset(text):
+        return len(text) + sum(text.count(char) for char in GSM7_EXTENDED)
     total = 0
     for char in text:
         if char in GSM7_BASIC:
