@@ -197,6 +197,45 @@ def test_a_code_stops_answering_when_the_alerts_links_expire(client, incident, a
     assert youth.state == "alerted"
 
 
+def test_a_draw_looks_up_a_few_random_codes_not_every_code_held(incident, monkeypatch):
+    from responder.responses import reply_codes
+
+    looked_up = []
+    real_held_codes = reply_codes._held_codes
+
+    def held_codes(stale, among=None):
+        looked_up.append(among)
+        return real_held_codes(stale, among)
+
+    monkeypatch.setattr(reply_codes, "_held_codes", held_codes)
+    held = {a.reply_code for a in incident.activations if a.reply_code}
+
+    drawn = reply_codes.allocate(3)
+
+    assert len(looked_up) == 1 and len(looked_up[0]) == 3 * reply_codes.CANDIDATES_PER_CODE
+    assert len(set(drawn)) == 3 and not set(drawn) & held and set(drawn) <= set(looked_up[0])
+
+
+def test_a_draw_whose_random_codes_are_all_held_reads_every_held_code_and_still_draws_free_ones(
+    incident, monkeypatch
+):
+    from responder.responses import reply_codes
+
+    held = sorted(a.reply_code for a in incident.activations if a.reply_code)
+    real_sample = reply_codes._RANDOM.sample
+    samples = iter([held])  # the first look lands on held codes only
+
+    def sample(population, k):
+        return next(samples, None) or real_sample(population, k)
+
+    monkeypatch.setattr(reply_codes._RANDOM, "sample", sample)
+    monkeypatch.setattr(reply_codes, "CANDIDATES_PER_CODE", 1)
+
+    drawn = reply_codes.allocate(len(held))
+
+    assert len(set(drawn)) == len(held) and not set(drawn) & set(held)
+
+
 def test_an_expired_alerts_code_is_drawn_again_and_taken_off_the_old_alert(incident, app):
     from responder.responses import reply_codes
 

@@ -24,6 +24,8 @@ from responder.models import Activation, CalloutRecipient, CalloutTest
 
 CODE_RANGE = range(1000, 10000)
 _ALL_CODES = tuple(str(code) for code in CODE_RANGE)
+# Codes looked up per code wanted (allocate): enough that a draw almost never reads every held code.
+CANDIDATES_PER_CODE = 4
 _RANDOM = secrets.SystemRandom()
 
 _REPLY = re.compile(
@@ -40,13 +42,23 @@ class CodesExhausted(RuntimeError):
 def allocate(count: int) -> list[str]:
     """``count`` free codes, at random, for the caller's transaction (one read, usually no write).
 
+    The read looks at a random few codes, CANDIDATES_PER_CODE for each one
+    wanted, not at every code held: the space is large and mostly free, so
+    they nearly always hold enough, and an opening costs the same however
+    many alerts hold codes. Only when they do not is every held code read.
     A code still set on an alert whose links have expired, or on a call-out
     test that has ended, is free: it is taken off that row only when drawn
     again, so an opening does not rewrite every stale row.
     """
     stale = _Stale(alert_code_cutoff(), select(CalloutTest.id).where(CalloutTest.ends_at <= now_utc()))
-    live, stale_codes = _held_codes(stale)
-    free = [code for code in _ALL_CODES if code not in live]
+    free: list[str] = []
+    if count * CANDIDATES_PER_CODE < len(_ALL_CODES):
+        candidates = _RANDOM.sample(_ALL_CODES, count * CANDIDATES_PER_CODE)
+        live, stale_codes = _held_codes(stale, among=candidates)
+        free = [code for code in candidates if code not in live]
+    if len(free) < count:
+        live, stale_codes = _held_codes(stale)
+        free = [code for code in _ALL_CODES if code not in live]
     if len(free) < count:
         raise CodesExhausted("no reply codes left: close finished incidents to release theirs")
     chosen = _RANDOM.sample(free, count)
@@ -68,14 +80,17 @@ class _Stale:
     ended: Select
 
 
-def _held_codes(stale: _Stale) -> tuple[set[str], set[str]]:
-    """(codes held by a live alert or running test, codes still set on an expired alert or ended test)."""
-    alerts = select(Activation.reply_code, Activation.activated_at < stale.cutoff).where(
-        Activation.reply_code.is_not(None)
+def _held_codes(stale: _Stale, among: list[str] | None = None) -> tuple[set[str], set[str]]:
+    """(codes held by a live alert or running test, codes still set on an expired alert or ended test).
+
+    Of ``among`` only (each a unique index lookup), or of every code.
+    """
+    alert_codes = Activation.reply_code.is_not(None) if among is None else Activation.reply_code.in_(among)
+    test_codes = (
+        CalloutRecipient.reply_code.is_not(None) if among is None else CalloutRecipient.reply_code.in_(among)
     )
-    tests = select(CalloutRecipient.reply_code, CalloutRecipient.test_id.in_(stale.ended)).where(
-        CalloutRecipient.reply_code.is_not(None)
-    )
+    alerts = select(Activation.reply_code, Activation.activated_at < stale.cutoff).where(alert_codes)
+    tests = select(CalloutRecipient.reply_code, CalloutRecipient.test_id.in_(stale.ended)).where(test_codes)
     live: set[str] = set()
     expired: set[str] = set()
     for code, is_stale in db.session.execute(union_all(alerts, tests)):
