@@ -114,7 +114,7 @@ class SmtpEmail:
         with self._idle_lock:
             idle, self._idle = self._idle, []
         for smtp, _ in idle:
-            _let_go(smtp)
+            smtp.close()
 
     def send_now(self, message: OutgoingMessage) -> str:
         """Send one email (blocking); return the id Responder keeps for it."""
@@ -145,7 +145,7 @@ class SmtpEmail:
             if self._username:
                 smtp.login(self._username, self._password or "")
         except (smtplib.SMTPException, OSError) as error:
-            _let_go(smtp)
+            smtp.close()
             raise _NotSent(error, data_sent=False) from error
         return smtp
 
@@ -159,7 +159,7 @@ class SmtpEmail:
             if code != 250:
                 raise smtplib.SMTPDataError(code, reply)
         except (smtplib.SMTPException, OSError) as error:
-            _let_go(smtp)
+            smtp.close()
             raise _NotSent(error, data_sent=data_sent) from error
         with self._idle_lock:
             if len(self._idle) < MAX_CONNECTIONS:
@@ -175,7 +175,7 @@ class SmtpEmail:
             self._idle = [(smtp, used_at) for smtp, used_at in self._idle if used_at >= fresh_since]
             kept = self._idle.pop()[0] if self._idle else None
         for smtp in stale:
-            _let_go(smtp)
+            smtp.close()
         return kept
 
     def build(self, message: OutgoingMessage) -> tuple[Message, str]:
@@ -244,7 +244,11 @@ class _NotSent(Exception):
 
 
 def _let_go(smtp: smtplib.SMTP) -> None:
-    """Say goodbye if the server still listens (briefly), then close the connection."""
+    """Say goodbye to a server that took the last email (waiting a second at most), then close.
+
+    A connection after an error, a stale one, and those left at shutdown are
+    only closed: no waiting on a server that may not answer.
+    """
     try:
         if smtp.sock is not None:
             smtp.sock.settimeout(1.0)
