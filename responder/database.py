@@ -7,10 +7,12 @@
 * SQLite: write-ahead logging, so readers never wait for the writer (the web,
   the sender and the scheduler share one file in development), and a busy
   timeout for writers.
+* :func:`wait_turn`: a check-then-write that two requests must not both pass.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import psycopg
@@ -46,6 +48,22 @@ def configure_engine(app: Flask) -> None:
             options["connect_args"].setdefault("cursor_factory", psycopg.RawCursor)
     config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     _install_sqlite_settings()
+
+
+def wait_turn(session: Any, table: sa.Table, name: str) -> None:
+    """Hold the turn called ``name`` until the session's transaction ends; another asking for it waits.
+
+    For a check whose answer a concurrent transaction could be about to
+    change (is a call-out test of this playbook already running?): take the
+    turn, then check, then write. On PostgreSQL a transaction-level advisory
+    lock; SQLite lets one writer in at a time, so there the turn is its write
+    lock, taken at once by a write to ``table`` that changes nothing.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    else:
+        session.execute(sa.update(table).where(sa.false()).values({table.primary_key.columns[0]: 0}))
 
 
 def is_unavailable(error: BaseException) -> bool:

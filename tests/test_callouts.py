@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,6 +25,7 @@ from responder.extensions import db
 from responder.models import (
     Activation,
     CalloutRecipient,
+    CalloutTest,
     ConfirmedBy,
     Contact,
     Incident,
@@ -283,6 +285,47 @@ def test_a_second_test_within_minutes_is_refused(directory):
         callouts.start_test("birmingham")
     with pytest.raises(callouts.CalloutError, match="no playbook"):
         callouts.start_test("atlantis")
+
+
+def test_two_tests_started_at_once_text_everyone_once(directory, app):
+    """A double click: the second start waits for the first to commit, then is refused."""
+    outcome: dict[str, str] = {}
+    first_started = threading.Event()
+    first_may_commit = threading.Event()
+
+    def start_one(name: str) -> None:
+        with app.app_context():
+            try:
+                callouts.start_test("birmingham")
+                if name == "first":
+                    first_started.set()
+                    first_may_commit.wait(10)
+                db.session.commit()
+                outcome[name] = "started"
+            except callouts.CalloutError as refused:
+                db.session.rollback()
+                outcome[name] = str(refused)
+            finally:
+                db.session.remove()
+
+    first = threading.Thread(target=start_one, args=("first",))
+    first.start()
+    assert first_started.wait(10)
+    second = threading.Thread(target=start_one, args=("second",))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first to finish
+    first_may_commit.set()
+    first.join(10)
+    second.join(10)
+
+    assert outcome["first"] == "started"
+    assert outcome["second"].startswith("A call-out test of this playbook started at")
+    assert db.session.scalar(select(func.count()).select_from(CalloutTest)) == 1
+    texts = db.session.scalars(
+        select(Message.recipient).where(Message.kind == MessageKind.CALLOUT_TEST)
+    ).all()
+    assert texts and len(texts) == len(set(texts))
 
 
 def test_unconfirmed_contacts_are_flagged_until_they_confirm_again(

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from responder.callouts.recipients import RoleHolder, holders_to_test, roles_named_in
 from responder.clock import as_utc, format_local, now_utc
+from responder.database import wait_turn
 from responder.extensions import db
 from responder.models import (
     LINK_PLACEHOLDER,
@@ -49,6 +50,8 @@ def start_test(local_authority: str, started_by: User | None = None) -> CalloutT
         raise CalloutError(
             f"There is no playbook for {local_authority!r}; choose from {', '.join(sorted(playbooks.playbooks))}."
         )
+    # Two starts at once (a double click) take turns: the second sees the first and is refused.
+    wait_turn(db.session, CalloutTest.__table__, f"callout-test:{local_authority}")
     now = now_utc()
     _refuse_if_just_started(local_authority, now)
     holders = holders_to_test(playbooks, local_authority, now)
