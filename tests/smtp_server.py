@@ -6,6 +6,7 @@ address with ``550``. Used as the ``smtp_server`` fixture (tests/conftest.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
@@ -46,6 +47,8 @@ class _Handler:
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self._server.closing_once():
             return "421 4.4.2 Idle too long, closing connection"
+        if hang := self._server.hanging_once():
+            await asyncio.sleep(hang)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -76,6 +79,7 @@ class RecordingSmtpServer:
         self._received: list[ReceivedEmail] = []
         self._busy_left = 0
         self._closing = False
+        self._hang_seconds = 0.0
         auth = {}
         if login is not None:
             # Plain-text login is fine on loopback; production servers insist on TLS first.
@@ -120,6 +124,16 @@ class RecordingSmtpServer:
         """Answer the next MAIL with ``421`` (the server is closing the connection), as a server does to an idle one."""
         with self._lock:
             self._closing = True
+
+    def hang_next_mail(self, seconds: float) -> None:
+        """Answer the next MAIL only after ``seconds``, as a server that has stopped answering does."""
+        with self._lock:
+            self._hang_seconds = seconds
+
+    def hanging_once(self) -> float:
+        with self._lock:
+            seconds, self._hang_seconds = self._hang_seconds, 0.0
+            return seconds
 
     def closing_once(self) -> bool:
         with self._lock:

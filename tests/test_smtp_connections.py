@@ -10,7 +10,7 @@ from email.errors import HeaderParseError
 import pytest
 
 from responder.notify import email_smtp
-from responder.notify.backends import OutgoingMessage, PermanentDeliveryError
+from responder.notify.backends import OutgoingMessage, PermanentDeliveryError, TransientDeliveryError
 from responder.notify.email_smtp import SmtpEmail
 
 
@@ -61,6 +61,23 @@ def test_a_connection_idle_too_long_is_not_reused(mail, smtp_server, monkeypatch
     mail.send_now(email(2))
 
     assert len({m.peer for m in smtp_server.received}) == 2
+
+
+def test_a_kept_connection_that_stops_answering_is_not_tried_again_within_the_same_attempt(smtp_server):
+    """Two timeouts in one attempt could outlast the sender's bound on it, which then counts the email
+    as maybe sent while a fresh connection still sends it: a hang is left to the next attempt."""
+    mail = SmtpEmail(
+        host=smtp_server.host, port=smtp_server.port, sender="responder@example.org", timeout=0.5
+    )
+    try:
+        mail.send_now(email(1))
+        smtp_server.hang_next_mail(2.0)
+        with pytest.raises(TransientDeliveryError):
+            mail.send_now(email(2))
+    finally:
+        asyncio.run(mail.close())
+
+    assert [m.message["Message-ID"].split(".")[1] for m in smtp_server.received] == ["1"]
 
 
 def test_a_refused_address_is_still_refused_on_a_kept_connection_and_the_next_email_goes(mail, smtp_server):

@@ -213,13 +213,19 @@ class _NotSent(Exception):
 
     @property
     def closed_before_data(self) -> bool:
-        """The server had gone away (or said 421, it is closing) before any of the email was sent."""
+        """The server had dropped the connection (or said 421, it is closing) before any of the email was sent.
+
+        Not a timeout: a server that stops answering is left to the next
+        attempt, since a second wait could outlast the sender's bound on this one.
+        """
         closing = isinstance(self.error, smtplib.SMTPResponseException) and self.error.smtp_code == 421
-        # (smtplib's errors are OSErrors too: "gone" is a dropped connection, not a reply.)
-        gone = isinstance(self.error, smtplib.SMTPServerDisconnected) or not isinstance(
+        # (smtplib's errors are OSErrors too: "dropped" is a closed socket, not a reply; and smtplib
+        # reports a reply that timed out as a disconnect, raised while handling the TimeoutError.)
+        timed_out = isinstance(self.error, TimeoutError) or isinstance(self.error.__context__, TimeoutError)
+        dropped = isinstance(self.error, smtplib.SMTPServerDisconnected) or not isinstance(
             self.error, smtplib.SMTPException
         )
-        return not self.data_sent and (gone or closing)
+        return not self.data_sent and not timed_out and (dropped or closing)
 
     def delivery_error(self) -> DeliveryError:
         """SMTP's own rule: what may pass is retried, what never will fails; after DATA, the outcome is unknown."""
