@@ -130,6 +130,20 @@ def providers():
             process.wait(timeout=10)
 
 
+def provider_settings(fake: FakeTwilioProcess, smtp_port: int) -> dict[str, str]:
+    """Responder's settings (config keys, or environment variables) for texts to the fake Twilio, email to the sink."""
+    return {
+        "SMS_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "benchmark-token",
+        "TWILIO_FROM": "+447700900000",
+        "TWILIO_API_BASE_URL": fake.base_url,
+        "EMAIL_BACKEND": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+    }
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -202,14 +216,7 @@ def main() -> None:
                 "SQLALCHEMY_DATABASE_URI": url,
                 "PLAYBOOKS_DIR": str(folder),
                 "DISPATCH_AFTER_COMMIT": True,
-                "SMS_BACKEND": "twilio",
-                "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-                "TWILIO_AUTH_TOKEN": "benchmark-token",
-                "TWILIO_FROM": "+447700900000",
-                "TWILIO_API_BASE_URL": fake.base_url,
-                "EMAIL_BACKEND": "smtp",
-                "SMTP_HOST": "127.0.0.1",
-                "SMTP_PORT": smtp_port,
+                **provider_settings(fake, smtp_port),
             },
         )
         try:

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._figures import Figure, database_of, record  # noqa: E402
-from benchmarks.alert_fanout import free_port, providers, wait_for_port  # noqa: E402
+from benchmarks.alert_fanout import free_port, provider_settings, providers, wait_for_port  # noqa: E402
 from benchmarks.scheduler_scale import percentile, prepare_database  # noqa: E402
 from responder import create_app  # noqa: E402
 from responder.accounts.users import create_user, issue_api_token  # noqa: E402
@@ -67,14 +67,7 @@ def main() -> None:
             "SECRET_KEY": "benchmark-secret-key-" + "x" * 40,
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "SCHEDULER": "off",
-            "SMS_BACKEND": "twilio",
-            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-            "TWILIO_AUTH_TOKEN": "benchmark-token",
-            "TWILIO_FROM": "+447700900000",
-            "TWILIO_API_BASE_URL": fake.base_url,
-            "EMAIL_BACKEND": "smtp",
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_port),
+            **provider_settings(fake, smtp_port),
             "GUNICORN_BIND": f"127.0.0.1:{port}",
             "GUNICORN_WORKERS": str(WORKERS),
             "GUNICORN_LOG_LEVEL": "warning",

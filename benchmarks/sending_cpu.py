@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.alert_fanout import providers  # noqa: E402
+from benchmarks.alert_fanout import provider_settings, providers  # noqa: E402
 from benchmarks.open_load import seed, wait_until_sent  # noqa: E402
 from benchmarks.profile_opening import open_one  # noqa: E402
 from benchmarks.scheduler_scale import prepare_database  # noqa: E402
@@ -79,14 +79,7 @@ def main() -> None:
                 "SQLALCHEMY_DATABASE_URI": url,
                 "PLAYBOOKS_DIR": str(ROOT / "playbooks"),
                 "DISPATCH_AFTER_COMMIT": True,
-                "SMS_BACKEND": "twilio",
-                "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-                "TWILIO_AUTH_TOKEN": "benchmark-token",
-                "TWILIO_FROM": "+447700900000",
-                "TWILIO_API_BASE_URL": fake.base_url,
-                "EMAIL_BACKEND": "smtp",
-                "SMTP_HOST": "127.0.0.1",
-                "SMTP_PORT": smtp_port,
+                **provider_settings(fake, smtp_port),
             },
         )
         logging.disable(logging.WARNING)
