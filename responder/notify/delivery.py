@@ -236,7 +236,6 @@ def _record_accepted(outcomes: list[Outcome], now: datetime) -> None:
     batch costs a fixed number of statements, not a handful per message.
     """
     by_id = {outcome.claim.message.id: outcome for outcome in outcomes}
-    receipts = {message_id: outcome.receipt for message_id, outcome in by_id.items()}
     recorded = set(
         db.session.scalars(
             update(Message)
@@ -248,10 +247,10 @@ def _record_accepted(outcomes: list[Outcome], now: datetime) -> None:
                     else_=MessageState.SENT,
                 ),
                 provider_id=_per_message(
-                    Message.provider_id, {i: r.provider_id for i, r in receipts.items()}
+                    Message.provider_id, {i: o.receipt.provider_id for i, o in by_id.items()}
                 ),
                 provider_status=_per_message(
-                    Message.provider_status, {i: r.status for i, r in receipts.items()}
+                    Message.provider_status, {i: o.receipt.status for i, o in by_id.items()}
                 ),
                 sent_at=now,
                 lease_until=None,
