@@ -11,7 +11,9 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -282,6 +284,41 @@ def directory(app, demo_contacts):
 def incident_by_reference(reference: str) -> Incident:
     """Any incident, whoever may see it (the test's own look-up, not a user's)."""
     return db.session.scalar(sa.select(Incident).where(Incident.reference == reference))
+
+
+def two_at_once(app, work: Callable[[], object]) -> dict[str, object]:
+    """Run ``work`` in two transactions at once: "first" holds its transaction open until "second"
+    has been seen waiting on it for half a second, then commits. Returns what each returned, or the
+    error it raised (its transaction rolled back)."""
+    outcome: dict[str, object] = {}
+    first_holds = threading.Event()
+    first_may_end = threading.Event()
+
+    def run(name: str) -> None:
+        with app.app_context():
+            try:
+                outcome[name] = work()
+                if name == "first":
+                    first_holds.set()
+                    first_may_end.wait(10)
+                db.session.commit()
+            except Exception as error:
+                db.session.rollback()
+                outcome[name] = error
+            finally:
+                db.session.remove()
+
+    first = threading.Thread(target=run, args=("first",))
+    first.start()
+    assert first_holds.wait(10)
+    second = threading.Thread(target=run, args=("second",))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive() and "second" not in outcome  # waiting for the first's transaction
+    first_may_end.set()
+    first.join(10)
+    second.join(10)
+    return outcome
 
 
 def new_api_token(user) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -36,6 +35,8 @@ from responder.models import (
 )
 from responder.playbooks.registry import current_playbooks
 from responder.responses import reply_codes
+
+from .conftest import two_at_once
 
 STARTED = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 URL = "http://responder.test/webhooks/twilio/inbound"
@@ -289,38 +290,11 @@ def test_a_second_test_within_minutes_is_refused(directory):
 
 def test_two_tests_started_at_once_text_everyone_once(directory, app):
     """A double click: the second start waits for the first to commit, then is refused."""
-    outcome: dict[str, str] = {}
-    first_started = threading.Event()
-    first_may_commit = threading.Event()
+    outcome = two_at_once(app, lambda: callouts.start_test("birmingham").id)
 
-    def start_one(name: str) -> None:
-        with app.app_context():
-            try:
-                callouts.start_test("birmingham")
-                if name == "first":
-                    first_started.set()
-                    first_may_commit.wait(10)
-                db.session.commit()
-                outcome[name] = "started"
-            except callouts.CalloutError as refused:
-                db.session.rollback()
-                outcome[name] = str(refused)
-            finally:
-                db.session.remove()
-
-    first = threading.Thread(target=start_one, args=("first",))
-    first.start()
-    assert first_started.wait(10)
-    second = threading.Thread(target=start_one, args=("second",))
-    second.start()
-    second.join(0.5)
-    assert second.is_alive()  # waiting for the first to finish
-    first_may_commit.set()
-    first.join(10)
-    second.join(10)
-
-    assert outcome["first"] == "started"
-    assert outcome["second"].startswith("A call-out test of this playbook started at")
+    assert isinstance(outcome["first"], int)
+    assert isinstance(outcome["second"], callouts.CalloutError)
+    assert str(outcome["second"]).startswith("A call-out test of this playbook started at")
     assert db.session.scalar(select(func.count()).select_from(CalloutTest)) == 1
     texts = db.session.scalars(
         select(Message.recipient).where(Message.kind == MessageKind.CALLOUT_TEST)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -29,7 +28,7 @@ from responder.playbooks.registry import current_playbooks
 from responder.unit_of_work import unit_of_work
 from tests.timeline_words import said
 
-from .conftest import PLAYBOOKS, report
+from .conftest import PLAYBOOKS, report, two_at_once
 
 ALL_TABLES = (Incident, Activation, OfferActivation, Message, TimelineEvent, AccessToken)
 
@@ -64,29 +63,7 @@ def test_references_count_up_per_local_authority(make_incident):
 
 def test_two_openings_at_once_never_take_the_same_number(app):
     """The first transaction to take a number holds it until it ends; the second waits, then counts on."""
-    taken: dict[str, str] = {}
-    first_holds = threading.Event()
-    first_may_end = threading.Event()
-
-    def take(name: str) -> None:
-        with app.app_context():
-            taken[name] = next_reference("birmingham", "BHM")
-            if name == "first":
-                first_holds.set()
-                first_may_end.wait(10)
-            db.session.commit()
-            db.session.remove()
-
-    first = threading.Thread(target=take, args=("first",))
-    first.start()
-    assert first_holds.wait(10)
-    second = threading.Thread(target=take, args=("second",))
-    second.start()
-    second.join(0.5)
-    assert second.is_alive() and "second" not in taken  # waiting for the first's lock
-    first_may_end.set()
-    first.join(10)
-    second.join(10)
+    taken = two_at_once(app, lambda: next_reference("birmingham", "BHM"))
     year = taken["first"].split("-")[1]
     assert taken == {"first": f"BHM-{year}-0001", "second": f"BHM-{year}-0002"}
 
