@@ -114,7 +114,8 @@ def init_app(app: Flask) -> None:
 
 
 def install_session_events() -> None:
-    """Wake the sender after commits that queued messages. Once per process (idempotent)."""
+    """Wake the sender after commits that queued messages; write batched rows. Once per process."""
+    from responder import batched_rows
     from responder.notify import handover
 
     if sa.event.contains(Session, "after_commit", _wake_sender_after_commit):
@@ -125,6 +126,7 @@ def install_session_events() -> None:
     sa.event.listen(Session, "before_commit", handover.prepare_hand_over)
     sa.event.listen(Session, "after_commit", _wake_sender_after_commit)
     sa.event.listen(Session, "after_transaction_create", _forget_uncommitted)
+    batched_rows.install(Session)
 
 
 def _note_queued_messages(session: Session, flush_context: Any) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC
 
 from sqlalchemy import select
 
+from responder.batched_rows import add_row
 from responder.clock import local_zone, now_utc
 from responder.extensions import db
 from responder.models import Activation, Contact, Incident
@@ -49,7 +50,7 @@ def record_share(
     purpose: str = "",
     agency_key: str | None = None,
     agency_name: str | None = None,
-) -> SharingRecord:
+) -> None:
     """Add a sharing record to the caller's transaction; refuse a share without a known basis."""
     if not basis or basis not in SHARING_BASES:
         whom = agency_name or recipient
@@ -58,7 +59,8 @@ def record_share(
             + (f" ({basis!r} is not a known basis)" if basis else "")
             + "; nothing was sent."
         )
-    record = SharingRecord(
+    add_row(
+        SharingRecord,
         incident=incident,
         at=now_utc(),
         category=category,
@@ -70,8 +72,6 @@ def record_share(
         purpose=purpose.strip()[:300],
         shared_by=shared_by.sharing_name,
     )
-    db.session.add(record)
-    return record
 
 
 def record_message_share(
@@ -82,9 +82,9 @@ def record_message_share(
     shared_by: Actor,
     purpose: str,
     channel: str = SMS_AND_EMAIL,
-) -> SharingRecord:
+) -> None:
     """A message to an agency's contact, on the basis the agency's playbook declares."""
-    return record_share(
+    record_share(
         activation.incident,
         category=category,
         recipient=contact.key,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import update
 
 from responder import timeline
+from responder.batched_rows import add_row
 from responder.clock import local_zone, now_utc
 from responder.extensions import db
 from responder.models import (
@@ -34,17 +35,18 @@ from responder.scheduling.offsets import due_after, due_before
 AWAITING_ANSWER = (ActivationState.ALERTED, ActivationState.ESCALATED)
 
 
-def schedule_response(incident: Incident, plan: ResponsePlan) -> list[TimedAction]:
+def schedule_response(incident: Incident, plan: ResponsePlan) -> None:
     """Every timed action a newly opened incident needs, counted from ``incident.opened_at``.
 
     * the first escalation for each alerted agency, ``ack_within`` after the alert;
     * each check-in step;
     * each deadline, and its reminder ``remind_before`` it (at once if that
       moment has already passed).
+
+    The actions are batched rows (responder.batched_rows): nothing here reads them back.
     """
     opened = incident.opened_at
     zone = local_zone()
-    actions = []
     for step in plan.steps:
         at = due_after(opened, step.at, zone)
         if step.do == "alert" and step.ack_within is not None:
@@ -52,25 +54,24 @@ def schedule_response(incident: Incident, plan: ResponsePlan) -> list[TimedActio
                 # Escalated already: nobody was on duty for the lead, so the deputy has it.
                 if activation.state in AWAITING_ANSWER:
                     due = due_after(at, step.ack_within, zone)
-                    actions.append(_escalation(incident, activation, due, step.ack_within))
+                    _batched(_escalation_values(incident, activation, due, step.ack_within))
         elif step.do == "check_in":
-            actions.append(add_action(incident, ActionKind.CHECK_IN, at, details={"step": str(step.at)}))
+            _batched(_action_values(incident, ActionKind.CHECK_IN, at, details={"step": str(step.at)}))
         elif step.do == "deadline":
             deadline = Deadline(
                 incident=incident, name=step.name, step=str(step.at), notify_role=step.notify, due_at=at
             )
             db.session.add(deadline)
             details = {"name": step.name, "notify": step.notify, "due": at.isoformat(), "step": str(step.at)}
-            actions.append(add_action(incident, ActionKind.DEADLINE, at, deadline=deadline, details=details))
+            _batched(_action_values(incident, ActionKind.DEADLINE, at, deadline=deadline, details=details))
             if step.remind_before is not None:
                 remind_at = max(due_before(at, step.remind_before, zone), opened)
                 details = {**details, "before": str(step.remind_before)}
-                actions.append(
-                    add_action(
+                _batched(
+                    _action_values(
                         incident, ActionKind.DEADLINE_REMINDER, remind_at, deadline=deadline, details=details
                     )
                 )
-    return actions
 
 
 def add_action(
@@ -83,19 +84,41 @@ def add_action(
     deadline: Deadline | None = None,
     details: dict[str, Any] | None = None,
 ) -> TimedAction:
-    action = TimedAction(
-        incident=incident,
-        activation=activation,
-        check_in=check_in,
-        deadline=deadline,
-        kind=kind,
-        due_at=due_at,
-        state=ActionState.PENDING,
-        details=details or {},
-        created_at=now_utc(),
+    return _added(
+        _action_values(
+            incident,
+            kind,
+            due_at,
+            activation=activation,
+            check_in=check_in,
+            deadline=deadline,
+            details=details,
+        )
     )
-    db.session.add(action)
-    return action
+
+
+def _action_values(
+    incident: Incident,
+    kind: ActionKind,
+    due_at: datetime,
+    *,
+    activation: Activation | None = None,
+    check_in: CheckIn | None = None,
+    deadline: Deadline | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A pending timed action's attributes, for an object or a batched row."""
+    return {
+        "incident": incident,
+        "activation": activation,
+        "check_in": check_in,
+        "deadline": deadline,
+        "kind": kind,
+        "due_at": due_at,
+        "state": ActionState.PENDING,
+        "details": details or {},
+        "created_at": now_utc(),
+    }
 
 
 def cancel_pending_escalations(activation: Activation, reason: str | None = None) -> int:
@@ -174,8 +197,24 @@ def describe(action: TimedAction) -> str:
 
 
 def _escalation(incident: Incident, activation: Activation, due: datetime, waited: Duration) -> TimedAction:
+    return _added(_escalation_values(incident, activation, due, waited))
+
+
+def _added(values: dict[str, Any]) -> TimedAction:
+    action = TimedAction(**values)
+    db.session.add(action)
+    return action
+
+
+def _batched(values: dict[str, Any]) -> None:
+    add_row(TimedAction, **values)
+
+
+def _escalation_values(
+    incident: Incident, activation: Activation, due: datetime, waited: Duration
+) -> dict[str, Any]:
     # "waited" is the time this rung had to answer: the reason the next alert gives.
-    return add_action(
+    return _action_values(
         incident, ActionKind.ESCALATION, due, activation=activation, details={"waited": str(waited)}
     )
 

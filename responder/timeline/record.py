@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from responder.batched_rows import add_row
 from responder.clock import now_utc
-from responder.extensions import db
 from responder.models import Contact, EventKind, Incident, TimelineEvent, User
 from responder.timeline.actors import SYSTEM, Actor
 
@@ -20,8 +20,8 @@ def record(
     channel: str | None = None,
     text: str | None = None,
     **data: Any,
-) -> TimelineEvent:
-    """Add an event to the session; the caller's unit of work commits it.
+) -> None:
+    """Add an event to the caller's unit of work, which commits it (written at the next flush).
 
     ``by`` did it (a staff member, an agency contact, or nobody: Responder);
     ``contact`` is whom it concerns; ``text`` is a person's own words (shown
@@ -30,7 +30,8 @@ def record(
     address or anyone's words in ``data``.
     """
     actor = by if isinstance(by, Actor) else Actor.of(by)
-    event = TimelineEvent(
+    add_row(
+        TimelineEvent,
         incident=incident,
         at=now_utc(),
         kind=EventKind(kind),
@@ -42,5 +43,3 @@ def record(
         text=text.strip() if text and text.strip() else None,
         data={key: value for key, value in data.items() if value is not None},
     )
-    db.session.add(event)
-    return event
