@@ -101,8 +101,10 @@ def _after_flush(session: Session, flush_context: Any) -> None:
 
 def _before_statement(state: ORMExecuteState) -> None:
     session = state.session
-    # When the ORM would autoflush: not in a no_autoflush block, nor in a load during a flush.
-    if session.info.get(_WAITING) and session.autoflush and not session._flushing:
+    # When the ORM would autoflush: not in a no_autoflush block, nor for a statement that
+    # asks for none, nor in a load during a flush.
+    autoflush = session.autoflush and state.execution_options.get("autoflush", True)
+    if session.info.get(_WAITING) and autoflush and not session._flushing:
         session.flush()  # writes them, through _after_flush, unless nothing else was pending
         _write(session)
 
