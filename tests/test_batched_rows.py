@@ -44,6 +44,14 @@ def test_with_autoflush_off_they_wait_for_the_flush_as_pending_objects_do(make_i
     assert _texts(incident) == ["waiting"]
 
 
+def test_a_statement_that_asks_for_no_autoflush_does_not_write_them(make_incident):
+    incident = make_incident()
+    timeline.record(incident, EventKind.UPDATE_POSTED, text="waiting")
+    texts = sa.select(TimelineEvent.text).where(TimelineEvent.text.is_not(None))
+    assert list(db.session.scalars(texts.execution_options(autoflush=False))) == []
+    assert list(db.session.scalars(texts)) == ["waiting"]
+
+
 def test_a_rolled_back_transaction_writes_none_of_them(make_incident):
     incident = make_incident()
     timeline.record(incident, EventKind.UPDATE_POSTED, text="never written")
