@@ -18,7 +18,8 @@ table:
 them; the next statement does.)
 
 Rows are written in the order they were added, so their ids keep the order
-of events. A rollback, of the transaction or of a savepoint, forgets the
+of events (a statement takes a table's rows that set the same columns, as
+every row of one kind does). A rollback, of the transaction or of a savepoint, forgets the
 rows not yet written; the database rolls back the rest.
 """
 
