@@ -68,6 +68,14 @@ def test_two_openings_at_once_never_take_the_same_number(app):
     assert taken == {"first": f"BHM-{year}-0001", "second": f"BHM-{year}-0002"}
 
 
+def test_two_openings_at_once_count_on_from_an_existing_counter(app):
+    """The usual case: the area has a counter this year, and the second opening waits on its row."""
+    year = next_reference("birmingham", "BHM").split("-")[1]
+    db.session.commit()
+    taken = two_at_once(app, lambda: next_reference("birmingham", "BHM"))
+    assert taken == {"first": f"BHM-{year}-0002", "second": f"BHM-{year}-0003"}
+
+
 def test_a_failure_half_way_through_leaves_nothing_behind(make_incident, monkeypatch):
     make_incident()  # an earlier incident stays untouched
     before = {model.__name__: count(model) for model in ALL_TABLES}
