@@ -8,6 +8,7 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
+from responder.clock import now_utc
 from responder.extensions import db
 from responder.models import ApiToken, Incident, Message
 
@@ -16,7 +17,7 @@ from .conftest import new_api_token
 BODY = {
     "local_authority": "birmingham",
     "type": "stabbing",
-    "occurred_at": "2026-11-24T19:40:00+00:00",
+    "occurred_at": (now_utc() - timedelta(hours=2)).isoformat(),
     "location": "Lozells Road",
     "summary": "free text, sensitive",
     "youngest_age": 16,
@@ -86,6 +87,8 @@ def test_a_tokens_last_use_is_kept_to_the_minute_without_a_write_on_every_reques
         ({"occurred_at": "yesterday"}, "occurred_at"),
         ({"occurred_at": "2026-11-24T19:40:00"}, "occurred_at"),  # no time zone: ambiguous
         ({"occurred_at": "2999-01-01T00:00:00+00:00"}, "occurred_at"),
+        ({"occurred_at": "0001-01-01T00:00:00+05:00"}, "occurred_at"),  # before the first UTC instant
+        ({"occurred_at": "2016-11-24T19:40:00+00:00"}, "occurred_at"),  # 2016 for 2026: a typo
         ({"location": ""}, "location"),
         ({"location": "   "}, "location"),
         ({"youngest_age": -1}, "youngest_age"),

@@ -111,6 +111,8 @@ def test_a_double_submitted_form_opens_one_incident(client, directory, make_user
         ("occurred_time", "25:99", "Enter a real time on the 24-hour clock"),
         ("occurred_date", ["31", "2", "2026"], "Enter a real date"),
         ("occurred_date", ["", "", ""], "Enter the date the incident happened"),
+        ("occurred_date", ["24", "11", "2016"], "must be in the last year"),
+        ("occurred_date", ["1", "1", "0001"], "must be in the last year"),
         ("youngest_age", "sixteen", "Not a valid integer value"),
         ("youngest_age", "140", "Enter an age between 0 and 120"),
         ("tension", "", "Select the level of community tension"),

@@ -18,7 +18,7 @@ from responder.clock import now_utc
 from responder.incidents.opening import IncidentReport
 from responder.models import IncidentType, Tension
 from responder.playbooks.registry import current_playbooks
-from responder.web.incident_forms import FUTURE_TOLERANCE
+from responder.web.incident_forms import FUTURE_TOLERANCE, OLDEST_OCCURRENCE
 
 
 class StrictBoolean(fields.Boolean):
@@ -72,9 +72,13 @@ class IncidentInputSchema(Schema):
             raise ValidationError("Must not be blank.")
 
     @validates_schema
-    def _in_the_past(self, data, **kwargs) -> None:
-        if "occurred_at" in data and data["occurred_at"] > now_utc() + FUTURE_TOLERANCE:
+    def _in_the_last_year(self, data, **kwargs) -> None:
+        if "occurred_at" not in data:
+            return
+        if data["occurred_at"] > now_utc() + FUTURE_TOLERANCE:
             raise ValidationError("Must not be in the future.", "occurred_at")
+        if data["occurred_at"] < now_utc() - OLDEST_OCCURRENCE:
+            raise ValidationError("Must be in the last year.", "occurred_at")
 
     @post_load
     def _to_report(self, data, **kwargs) -> IncidentReport:

@@ -42,6 +42,8 @@ from responder.models import IncidentType, Tension
 
 # A report may be a few minutes "ahead" if a phone clock is fast.
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# An incident opened here happened in the last year: an older date is a slip (2016 for 2026).
+OLDEST_OCCURRENCE = timedelta(days=366)
 
 
 class GovDateField(DateField):
@@ -153,13 +155,17 @@ class IncidentForm(FlaskForm):
         if field.data not in dict(self.local_authority.choices) or not field.data:
             raise ValidationError("Select the local authority")
 
+    def validate_occurred_date(self, field):
+        if field.data is not None and field.data < to_local(now_utc() - OLDEST_OCCURRENCE).date():
+            raise ValidationError("The date the incident happened must be in the last year")
+
     def validate_occurred_time(self, field):
         try:
             parsed = datetime.strptime(field.data.strip().replace(".", ":"), "%H:%M").time()
         except ValueError:
             raise ValidationError("Enter a real time on the 24-hour clock, for example 21:40") from None
         self._time = parsed
-        if self.occurred_date.data is None:
+        if self.occurred_date.data is None or self.occurred_date.errors:
             return
         occurred = self.occurred_at_utc(parsed)
         if occurred is None:

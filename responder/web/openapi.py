@@ -159,5 +159,5 @@ def _refine(schemas: dict[str, Any]) -> None:
     incoming["local_authority"]["enum"] = sorted(current_playbooks().playbooks)
     incoming["location"]["pattern"] = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"  # not blank, no NUL
     incoming["summary"]["pattern"] = r"^[^\u0000]*$"
-    incoming["occurred_at"]["description"] = "With a time zone offset; not in the future"
+    incoming["occurred_at"]["description"] = "With a time zone offset; in the last year, not in the future"
     schemas["CloseInput"]["properties"]["reason"]["pattern"] = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
