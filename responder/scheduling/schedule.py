@@ -8,7 +8,7 @@ functions work the same in a web worker with ``SCHEDULER=off``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import update
 
@@ -54,69 +54,61 @@ def schedule_response(incident: Incident, plan: ResponsePlan) -> None:
                 # Escalated already: nobody was on duty for the lead, so the deputy has it.
                 if activation.state in AWAITING_ANSWER:
                     due = due_after(at, step.ack_within, zone)
-                    _batched(_escalation_values(incident, activation, due, step.ack_within))
+                    _batched(
+                        incident, ActionKind.ESCALATION, due, **_escalation_links(activation, step.ack_within)
+                    )
         elif step.do == "check_in":
-            _batched(_action_values(incident, ActionKind.CHECK_IN, at, details={"step": str(step.at)}))
+            _batched(incident, ActionKind.CHECK_IN, at, details={"step": str(step.at)})
         elif step.do == "deadline":
             deadline = Deadline(
                 incident=incident, name=step.name, step=str(step.at), notify_role=step.notify, due_at=at
             )
             db.session.add(deadline)
             details = {"name": step.name, "notify": step.notify, "due": at.isoformat(), "step": str(step.at)}
-            _batched(_action_values(incident, ActionKind.DEADLINE, at, deadline=deadline, details=details))
+            _batched(incident, ActionKind.DEADLINE, at, deadline=deadline, details=details)
             if step.remind_before is not None:
                 remind_at = max(due_before(at, step.remind_before, zone), opened)
                 details = {**details, "before": str(step.remind_before)}
                 _batched(
-                    _action_values(
-                        incident, ActionKind.DEADLINE_REMINDER, remind_at, deadline=deadline, details=details
-                    )
+                    incident, ActionKind.DEADLINE_REMINDER, remind_at, deadline=deadline, details=details
                 )
 
 
+class ActionLinks(TypedDict, total=False):
+    """What a timed action may point at besides its incident, and what firing it needs."""
+
+    activation: Activation | None
+    check_in: CheckIn | None
+    deadline: Deadline | None
+    details: dict[str, Any] | None
+
+
 def add_action(
-    incident: Incident,
-    kind: ActionKind,
-    due_at: datetime,
-    *,
-    activation: Activation | None = None,
-    check_in: CheckIn | None = None,
-    deadline: Deadline | None = None,
-    details: dict[str, Any] | None = None,
+    incident: Incident, kind: ActionKind, due_at: datetime, **links: Unpack[ActionLinks]
 ) -> TimedAction:
-    return _added(
-        _action_values(
-            incident,
-            kind,
-            due_at,
-            activation=activation,
-            check_in=check_in,
-            deadline=deadline,
-            details=details,
-        )
-    )
+    """A pending timed action as an object, for a caller that needs it (its id, say) before the commit."""
+    action = TimedAction(**_action_values(incident, kind, due_at, links))
+    db.session.add(action)
+    return action
+
+
+def _batched(incident: Incident, kind: ActionKind, due_at: datetime, **links: Unpack[ActionLinks]) -> None:
+    """A pending timed action as a batched row (responder.batched_rows)."""
+    add_row(TimedAction, **_action_values(incident, kind, due_at, links))
 
 
 def _action_values(
-    incident: Incident,
-    kind: ActionKind,
-    due_at: datetime,
-    *,
-    activation: Activation | None = None,
-    check_in: CheckIn | None = None,
-    deadline: Deadline | None = None,
-    details: dict[str, Any] | None = None,
+    incident: Incident, kind: ActionKind, due_at: datetime, links: ActionLinks
 ) -> dict[str, Any]:
-    """A pending timed action's attributes, for an object or a batched row."""
     return {
         "incident": incident,
-        "activation": activation,
-        "check_in": check_in,
-        "deadline": deadline,
+        "activation": links.get("activation"),
+        "check_in": links.get("check_in"),
+        "deadline": links.get("deadline"),
         "kind": kind,
         "due_at": due_at,
         "state": ActionState.PENDING,
-        "details": details or {},
+        "details": links.get("details") or {},
         "created_at": now_utc(),
     }
 
@@ -197,26 +189,12 @@ def describe(action: TimedAction) -> str:
 
 
 def _escalation(incident: Incident, activation: Activation, due: datetime, waited: Duration) -> TimedAction:
-    return _added(_escalation_values(incident, activation, due, waited))
+    return add_action(incident, ActionKind.ESCALATION, due, **_escalation_links(activation, waited))
 
 
-def _added(values: dict[str, Any]) -> TimedAction:
-    action = TimedAction(**values)
-    db.session.add(action)
-    return action
-
-
-def _batched(values: dict[str, Any]) -> None:
-    add_row(TimedAction, **values)
-
-
-def _escalation_values(
-    incident: Incident, activation: Activation, due: datetime, waited: Duration
-) -> dict[str, Any]:
+def _escalation_links(activation: Activation, waited: Duration) -> ActionLinks:
     # "waited" is the time this rung had to answer: the reason the next alert gives.
-    return _action_values(
-        incident, ActionKind.ESCALATION, due, activation=activation, details={"waited": str(waited)}
-    )
+    return {"activation": activation, "details": {"waited": str(waited)}}
 
 
 def _cancel(conditions: tuple, reason: str) -> int:
