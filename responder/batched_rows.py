@@ -115,7 +115,8 @@ def _before_commit(session: Session) -> None:
         return
     session.flush()
     _write(session)
-    if session.info.get(_WAITING):
+    # A savepoint released may still see the object added before the transaction commits.
+    if session.info.get(_WAITING) and not session.in_nested_transaction():
         raise sa.exc.InvalidRequestError(
             "a batched row refers to an object that was never added to the session"
         )

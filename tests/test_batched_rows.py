@@ -139,6 +139,41 @@ def test_an_opening_writes_each_batched_table_in_one_statement(app, directory, m
         assert inserts[model.__tablename__] == 1, model.__tablename__
 
 
+def test_a_released_savepoint_lets_a_row_wait_for_an_object_added_after_it(make_incident, make_user):
+    make_incident()
+    later = Incident(**_incident_values(make_user("manager"), "BHM-2026-9004"))
+    savepoint = db.session.begin_nested()
+    timeline.record(later, EventKind.UPDATE_POSTED, text="about an incident added after the savepoint")
+    savepoint.commit()
+    db.session.add(later)
+    db.session.commit()
+    assert _texts(later) == ["about an incident added after the savepoint"]
+
+
+def test_a_database_error_while_writing_them_leaves_nothing_waiting(make_incident):
+    """A database that fails (or times out) mid-write: the unit of work rolls back, nothing is kept for later."""
+    incident = make_incident()
+    failures = []
+
+    def fail_on_timeline_inserts(conn, cursor, statement, *args):
+        if statement.lstrip().startswith("INSERT INTO timeline_events") and not failures:
+            failures.append(statement)
+            raise sa.exc.OperationalError(
+                statement, {}, Exception("canceling statement due to statement timeout")
+            )
+
+    sa.event.listen(db.engine, "before_cursor_execute", fail_on_timeline_inserts)
+    try:
+        timeline.record(incident, EventKind.UPDATE_POSTED, text="lost with the failed transaction")
+        with pytest.raises(sa.exc.OperationalError), unit_of_work():
+            pass
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", fail_on_timeline_inserts)
+    db.session.rollback()  # as the boundary does when its commit fails
+    db.session.commit()
+    assert failures and _texts(incident) == []
+
+
 def _incident_values(officer, reference: str) -> dict:
     opened = report()
     return {
