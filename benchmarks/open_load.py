@@ -33,6 +33,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._cpu import CpuAccount, Group, named, tree  # noqa: E402
 from benchmarks._figures import Figure, database_of, record  # noqa: E402
 from benchmarks.alert_fanout import free_port, provider_settings, providers, wait_for_port  # noqa: E402
 from benchmarks.scheduler_scale import percentile, prepare_database  # noqa: E402
@@ -94,11 +95,14 @@ def main() -> None:
             wait_until_sent(url)
             fake.control(reset=True, delay_ms=200)
             baseline = _count(url)  # the warm-up's messages are not counted
+            cpu = machine_account(server.pid)
+            cpu.start()
             started = time.perf_counter()
             with ThreadPoolExecutor(AT_ONCE) as pool:
                 latencies = sorted(pool.map(lambda _: open_one(base, token), range(args.opens)))
             wall = time.perf_counter() - started
             sent_after = wait_until_sent(url)
+            cpu.stop()
             expected = messages_queued(url, baseline)
             created = created_messages(fake.base_url)
         finally:
@@ -123,6 +127,8 @@ def main() -> None:
         f"texts: {expected} queued, {len(created)} accepted by the provider, {doubled} twice, {lost} lost; "
         f"every message sent {sent_after:.1f} s after the last open"
     )
+    for line in cpu.lines(args.opens, "opening"):
+        print(line)
     database = database_of(url)
     what = f"{args.opens} opens through the API, {AT_ONCE} at a time, {WORKERS} workers: request p99"
     record(Figure("open_load", what, database, p99, "s", f"< {TARGET_P99} s", p99 < TARGET_P99))
@@ -133,6 +139,19 @@ def main() -> None:
     )
     what = "texts sent twice or lost"
     record(Figure("open_load", what, database, doubled + lost, "count", "= 0", doubled == 0 and lost == 0))
+
+
+def machine_account(server: int) -> CpuAccount:
+    """The machine's CPU by what runs on it: each opening's cost, its alerts sent and recorded included."""
+    here = os.getpid()
+    return CpuAccount(
+        [
+            Group("web workers", tree(server)),
+            Group("PostgreSQL", named("postgres")),
+            Group("fake providers", lambda table: [p for p in table if p.parent == here and p.pid != server]),
+            Group("load generator", lambda table: [p for p in table if p.pid == here]),
+        ]
+    )
 
 
 def seed(url: str) -> str:
