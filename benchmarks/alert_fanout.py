@@ -169,13 +169,7 @@ def open_and_time(client, token: str, fake: FakeTwilioProcess) -> tuple[float, f
     process shares on Linux.
     """
     fake.control(reset=True, delay_ms=PROVIDER_DELAY_MS)
-    body = {
-        "local_authority": "birmingham",
-        "type": "stabbing",
-        "occurred_at": (datetime.now(UTC) - timedelta(minutes=20)).isoformat(),
-        "location": "Benchmark Road",
-        "tension": "medium",
-    }
+    body = opening_body()
     started = time.monotonic()
     response = client.post("/api/v1/incidents", json=body, headers={"Authorization": f"Bearer {token}"})
     opened = time.monotonic()
@@ -186,6 +180,17 @@ def open_and_time(client, token: str, fake: FakeTwilioProcess) -> tuple[float, f
         raise SystemExit(f"{len(accepted)} SMS accepted, expected {LEADS}")
     last_accepted = max(request["answered_at"] for request in accepted)
     return opened - started, last_accepted - started
+
+
+def opening_body() -> dict:
+    """The body of the opening each run sends (the temporary playbook's 40 leads)."""
+    return {
+        "local_authority": "birmingham",
+        "type": "stabbing",
+        "occurred_at": (datetime.now(UTC) - timedelta(minutes=20)).isoformat(),
+        "location": "Benchmark Road",
+        "tension": "medium",
+    }
 
 
 def wait_until_everything_is_recorded() -> None:
