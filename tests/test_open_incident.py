@@ -144,6 +144,25 @@ def test_exercise_incidents_say_so_in_every_message(make_incident):
         assert (message.body if message.channel == "sms" else message.subject).startswith("EXERCISE")
 
 
+def test_every_alert_email_is_the_twin_of_its_text_to_the_same_lead(make_incident):
+    incident = make_incident()
+    alerts = db.session.scalars(
+        select(Message).where(Message.incident_id == incident.id, Message.kind == "alert")
+    ).all()
+    texts = {message.id: message for message in alerts if message.channel == "sms"}
+    emails = [message for message in alerts if message.channel == "email"]
+    assert texts and len(emails) == len(texts)
+    twins = [email.twin_of_id for email in emails]
+    assert set(twins) == set(texts) and len(set(twins)) == len(twins)  # one email to each text
+    for email in emails:
+        text = texts[email.twin_of_id]
+        assert (email.contact_id, email.activation_id, email.access_token_id) == (
+            text.contact_id,
+            text.activation_id,
+            text.access_token_id,
+        )
+
+
 @freeze_time("2026-11-24 22:10:00")
 def test_no_personal_data_in_any_message(make_incident):
     # Frozen so that no time or date in the message can contain "15" by chance.

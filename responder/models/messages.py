@@ -108,7 +108,10 @@ class Message(db.Model):
     activation = relationship("Activation")
     contact = relationship("Contact")
     access_token = relationship("AccessToken")
-    twin_of = relationship("Message", remote_side=[id])
+    # Written by an UPDATE after the rows are inserted (post_update): a link between rows of one
+    # table otherwise makes the unit of work sort every new message one by one, which cost an
+    # opening about 6% of its work (40 emails, each the twin of a text written in the same flush).
+    twin_of = relationship("Message", remote_side=[id], post_update=True)
 
     def __repr__(self) -> str:
         return f"<Message {self.id} {self.channel} {self.state}>"
