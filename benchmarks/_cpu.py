@@ -75,10 +75,15 @@ def named(command: str) -> Callable[[list[ProcessStat]], list[ProcessStat]]:
 
 
 def machine_busy_seconds() -> float:
-    """CPU seconds every CPU spent not idle since boot (all processes, the kernel included)."""
-    fields = [int(value) for value in (PROC / "stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / TICK
+    """CPU seconds every CPU spent working since boot (all processes, the kernel included).
+
+    User, nice, system, irq and softirq time; not idle or iowait, and not steal
+    (a virtual machine's CPU taken by the host for others).
+    """
+    user, nice, system, _idle, _iowait, irq, softirq = (
+        int(value) for value in (PROC / "stat").read_text().splitlines()[0].split()[1:8]
+    )
+    return (user + nice + system + irq + softirq) / TICK
 
 
 class CpuAccount:
