@@ -182,14 +182,15 @@ def open_and_time(client, token: str, fake: FakeTwilioProcess) -> tuple[float, f
     return opened - started, last_accepted - started
 
 
-def opening_body() -> dict:
-    """The body of the opening each run sends (the temporary playbook's 40 leads)."""
+def opening_body(local_authority: str = "birmingham", tension: str = "medium", **facts: object) -> dict:
+    """The body of ``POST /api/v1/incidents`` a benchmark sends (by default the temporary playbook's 40 leads)."""
     return {
-        "local_authority": "birmingham",
+        "local_authority": local_authority,
         "type": "stabbing",
         "occurred_at": (datetime.now(UTC) - timedelta(minutes=20)).isoformat(),
         "location": "Benchmark Road",
-        "tension": "medium",
+        "tension": tension,
+        **facts,
     }
 
 
@@ -215,20 +216,10 @@ def main() -> None:
         write_playbooks(folder)
         # A PostgreSQL scratch database (its name ends in _bench) is dropped and created afresh.
         url = prepare_database(args.database_url) if args.database_url else f"sqlite:///{folder / 'bench.db'}"
-        app = create_app(
-            "testing",
-            {
-                "SQLALCHEMY_DATABASE_URI": url,
-                "PLAYBOOKS_DIR": str(folder),
-                "DISPATCH_AFTER_COMMIT": True,
-                **provider_settings(fake, smtp_port),
-            },
-        )
+        app = fanout_app(folder, url, provider_settings(fake, smtp_port), send_after_commit=True)
         try:
             with app.app_context():
-                db.create_all()
-                assert not import_contacts(contacts_csv(), "bench.csv").problems
-                token = issue_api_token(create_user("bench@example.org", "officer", "benchmark-password-1"))
+                token = seed_leads()
                 client = app.test_client()
                 freeze_start_up_objects()  # as wsgi.py does once the app is built
                 results = [open_and_time(client, token, fake) for _ in range(args.runs)]
@@ -238,6 +229,21 @@ def main() -> None:
                 db.engine.dispose()
 
     print_table(results, url, app.config["MESSAGE_SEND_WORKERS"])
+
+
+def fanout_app(folder: Path, url: str, providers: dict[str, str], *, send_after_commit: bool):
+    """The app the fan-out's openings run in: the temporary playbooks, the fakes as providers."""
+    settings = {"SQLALCHEMY_DATABASE_URI": url, "PLAYBOOKS_DIR": str(folder)}
+    return create_app("testing", {**settings, "DISPATCH_AFTER_COMMIT": send_after_commit, **providers})
+
+
+def seed_leads() -> str:
+    """The tables, the 40 leads and an officer's API token (in an app context); returns the token."""
+    db.create_all()
+    assert not import_contacts(contacts_csv(), "bench.csv").problems
+    token = issue_api_token(create_user("bench@example.org", "officer", "benchmark-password-1"))
+    db.session.commit()
+    return token
 
 
 def print_table(results: list[tuple[float, float]], url: str, workers: int) -> None:

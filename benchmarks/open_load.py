@@ -25,7 +25,6 @@ import time
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -35,7 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._cpu import CpuAccount, Group, named, tree  # noqa: E402
 from benchmarks._figures import Figure, database_of, record  # noqa: E402
-from benchmarks.alert_fanout import free_port, provider_settings, providers, wait_for_port  # noqa: E402
+from benchmarks.alert_fanout import (  # noqa: E402
+    free_port,
+    opening_body,
+    provider_settings,
+    providers,
+    wait_for_port,
+)
 from benchmarks.scheduler_scale import percentile, prepare_database  # noqa: E402
 from responder import create_app  # noqa: E402
 from responder.accounts.users import create_user, issue_api_token  # noqa: E402
@@ -167,15 +172,7 @@ def seed(url: str) -> str:
 
 def walsall_opening() -> dict:
     """The body of ``POST /api/v1/incidents`` each benchmark opening sends (the Walsall playbook, 12 leads)."""
-    return {
-        "local_authority": "walsall",
-        "type": "stabbing",
-        "occurred_at": (datetime.now(UTC) - timedelta(minutes=20)).isoformat(),
-        "location": "Benchmark Road",
-        "youngest_age": 16,
-        "school_link": True,
-        "tension": "high",
-    }
+    return opening_body("walsall", tension="high", youngest_age=16, school_link=True)
 
 
 def open_one(base: str, token: str) -> float:

@@ -32,16 +32,15 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.alert_fanout import (  # noqa: E402
     LEADS,
-    contacts_csv,
+    fanout_app,
     opening_body,
     provider_settings,
     providers,
+    seed_leads,
     write_playbooks,
 )
+from benchmarks.profile_opening import open_one  # noqa: E402
 from benchmarks.scheduler_scale import prepare_database  # noqa: E402
-from responder import create_app  # noqa: E402
-from responder.accounts.users import create_user, issue_api_token  # noqa: E402
-from responder.directory.contacts import import_contacts  # noqa: E402
 from responder.extensions import db  # noqa: E402
 from responder.operations.heap import freeze_start_up_objects  # noqa: E402
 
@@ -60,22 +59,14 @@ def main() -> None:
         write_playbooks(folder)
         url = prepare_database(args.database_url) if args.database_url else f"sqlite:///{folder / 'bench.db'}"
         # The fan-out's settings, but nothing sent: the messages wait in the outbox table.
-        settings = {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "PLAYBOOKS_DIR": str(folder),
-            "DISPATCH_AFTER_COMMIT": False,
-        }
-        app = create_app("testing", {**settings, **provider_settings(fake, smtp_port)})
+        app = fanout_app(folder, url, provider_settings(fake, smtp_port), send_after_commit=False)
         with app.app_context():
-            db.create_all()
-            assert not import_contacts(contacts_csv(), "bench.csv").problems
-            token = issue_api_token(create_user("bench@example.org", "officer", "benchmark-password-1"))
-            db.session.commit()
+            token = seed_leads()
             client = app.test_client()
             freeze_start_up_objects()  # as wsgi.py does once the app is built
             statements = StatementCount(db.engine)
             for _ in range(WARM_UP):
-                open_one(client, token)
+                open_one(client, token, opening_body())
             print(
                 f"The fan-out's opening ({LEADS} leads), no sender running; database: {url.split(':', 1)[0]}"
             )
@@ -86,7 +77,7 @@ def main() -> None:
                 for _ in range(args.openings):
                     time.sleep(pause)
                     wall, cpu = time.perf_counter(), time.process_time()
-                    open_one(client, token)
+                    open_one(client, token, opening_body())
                     walls.append(time.perf_counter() - wall)
                     cpus.append(time.process_time() - cpu)
                 print(
@@ -105,13 +96,6 @@ class StatementCount:
 
     def _one(self, *_: object) -> None:
         self.count += 1
-
-
-def open_one(client, token: str) -> None:
-    response = client.post(
-        "/api/v1/incidents", json=opening_body(), headers={"Authorization": f"Bearer {token}"}
-    )
-    assert response.status_code == 201, response.get_data(as_text=True)
 
 
 if __name__ == "__main__":

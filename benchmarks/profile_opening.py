@@ -60,9 +60,10 @@ def main() -> None:
     report(profiler, session, args.opens, url.split(":", 1)[0])
 
 
-def open_one(client, token: str) -> None:
+def open_one(client, token: str, body: dict | None = None) -> None:
+    """Open an incident through the test client: ``body``, or a Walsall opening."""
     response = client.post(
-        "/api/v1/incidents", json=walsall_opening(), headers={"Authorization": f"Bearer {token}"}
+        "/api/v1/incidents", json=body or walsall_opening(), headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 201, response.get_data(as_text=True)
 
