@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 
 from responder import timeline
 from responder.extensions import db
@@ -92,6 +93,27 @@ def test_a_failure_half_way_through_leaves_nothing_behind(make_incident, monkeyp
     monkeypatch.setattr(timeline, "record", fail_on_the_fifth_event)
     with pytest.raises(RuntimeError), unit_of_work():  # as a request or command would run it
         make_incident()
+    assert {model.__name__: count(model) for model in ALL_TABLES} == before
+
+
+def test_a_database_failing_as_the_emails_are_linked_to_their_texts_leaves_nothing_behind(make_incident):
+    """The links are written after the inserts, in the same flush: a failure there takes the whole opening."""
+    make_incident()
+    before = {model.__name__: count(model) for model in ALL_TABLES}
+    failed = []
+
+    def fail_when_linking_twins(conn, cursor, statement, *args):
+        if statement.lstrip().startswith("UPDATE messages SET twin_of_id") and not failed:
+            failed.append(statement)
+            raise OperationalError(statement, {}, Exception("canceling statement due to statement timeout"))
+
+    event.listen(db.engine, "before_cursor_execute", fail_when_linking_twins)
+    try:
+        with pytest.raises(OperationalError), unit_of_work():
+            make_incident()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", fail_when_linking_twins)
+    assert failed
     assert {model.__name__: count(model) for model in ALL_TABLES} == before
 
 
