@@ -10,11 +10,13 @@ which asks the provider before sending it once.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from responder.clock import now_utc
 from responder.extensions import db
@@ -84,6 +86,42 @@ def test_an_openings_texts_go_without_the_sender_claiming_them(
     assert fake_twilio.duplicates() == {}
     # The emails beside them were claimed by the sender, after the texts had started.
     assert {channel for channel, _ in sending_after_commit} == {Channel.EMAIL}
+
+
+def test_texts_claimed_at_the_flush_go_in_with_the_emails_in_one_insert(app, directory, make_user):
+    """Claimed texts and the emails beside them name the same columns, so one INSERT writes them all.
+
+    (On PostgreSQL; SQLite writes the ORM's new rows one by one either way.)
+    When only the texts carried their state, the two kinds alternated and each
+    message of an opening went in by a statement of its own.
+    """
+    officer = make_user("officer")
+    inserts = {}
+    for claiming in (False, True):
+        app.config["DISPATCH_AFTER_COMMIT"] = claiming
+        with app.test_request_context("/incidents/new", method="POST"), statements() as sent:
+            open_incident(report(), officer)
+        assert any(text.state == MessageState.SENDING for text in texts()) == claiming
+        db.session.rollback()
+        inserts[claiming] = [statement for statement in sent if statement.startswith("INSERT INTO messages")]
+    assert len(inserts[True]) == len(inserts[False])
+    if db.engine.dialect.name == "postgresql":
+        assert len(inserts[True]) == 1
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """Every statement sent to the database while the block runs."""
+    sent: list[str] = []
+
+    def note(connection, cursor, statement, parameters, context, executemany) -> None:
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
 
 
 def test_a_transaction_that_rolls_back_hands_nothing_over(app, sending_after_commit, fake_twilio):

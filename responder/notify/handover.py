@@ -118,7 +118,7 @@ def _due_text(row: object) -> bool:
     return (
         isinstance(row, Message)
         and row.channel == Channel.SMS
-        and row.state in (None, MessageState.PENDING)
+        and row.state == MessageState.PENDING
         and row.next_attempt_at is None
         and row.provider_id is None
     )
