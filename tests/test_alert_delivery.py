@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from responder.extensions import db
-from responder.models import Channel, EventKind, Message, MessageState, TimelineEvent
+from responder.models import Channel, EventKind, Message, MessageKind, MessageState, TimelineEvent
 from responder.notify.dispatcher import stop_dispatcher
 from tests.timeline_words import said
 
@@ -57,6 +57,18 @@ def test_twilio_requests_carry_the_account_credentials_and_the_status_callback(
     assert request.form["StatusCallback"] == "http://responder.test/webhooks/twilio/status"
     assert "http://responder.test/a/" in request.form["Body"]
     assert "{link}" not in request.form["Body"]
+
+
+def test_a_text_reaches_twilio_exactly_as_written(real_providers, send_outbox, fake_twilio):
+    """The form body is encoded by Responder's own HTTP client: every character survives it."""
+    body = "Reply YES & call 0121 496 0000 = +44 at 100% (£5)\nsecond line; a=b&c"
+    db.session.add(
+        Message(channel=Channel.SMS, kind=MessageKind.REPLY_ANSWER, recipient="+447700900123", body=body)
+    )
+    send_outbox()
+    [request] = fake_twilio.accepted
+    assert request.form["Body"] == body
+    assert request.form["To"] == "+447700900123"
 
 
 def test_a_messaging_service_sid_is_sent_as_the_messaging_service(

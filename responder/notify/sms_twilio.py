@@ -22,7 +22,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -267,9 +267,15 @@ class _QuietAsyncHttpClient(AsyncTwilioHttpClient):
         headers = dict(headers or {})
         if auth is not None:
             headers["Authorization"] = aiohttp.encode_basic_auth(auth[0], auth[1])
+        body = None
+        if data:
+            # Encoded here as aiohttp's form data would encode it, without building a form
+            # object per request (a third of the sender's work for each text).
+            body = urlencode(data, doseq=True).encode()
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         log.debug("Twilio request: %s %s", method.upper(), url)
         async with self.session.request(
-            method.upper(), url, params=params, data=data, headers=headers, allow_redirects=allow_redirects
+            method.upper(), url, params=params, data=body, headers=headers, allow_redirects=allow_redirects
         ) as answer:
             text = await answer.text()
         log.debug("Twilio response: HTTP %s", answer.status)
