@@ -13,7 +13,8 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -342,6 +343,21 @@ def report(**overrides) -> IncidentReport:
     }
     values.update(overrides)
     return IncidentReport(**values)
+
+
+@contextmanager
+def counting_statements() -> Iterator[list[str]]:
+    """Every statement sent to the database while the block runs, in order."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
 
 
 @pytest.fixture

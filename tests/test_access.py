@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from responder.clock import now_utc
@@ -14,7 +12,7 @@ from responder.extensions import db
 from responder.incidents import view as incident_view
 from responder.models import Incident, IncidentArea, User
 
-from .conftest import PASSWORD, new_api_token
+from .conftest import PASSWORD, counting_statements, new_api_token
 from .test_web_incidents import form_data
 
 
@@ -142,20 +140,6 @@ def test_lists_filter_by_area_before_they_stop(client, make_incident, make_user,
 
 
 # --- a fixed number of statements ------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def counting_statements():
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
 
 
 @pytest.mark.parametrize("page", ["/", "/incidents"])

@@ -10,13 +10,11 @@ which asks the provider before sending it once.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from responder.clock import now_utc
 from responder.extensions import db
@@ -25,7 +23,7 @@ from responder.models import Channel, Message, MessageState
 from responder.notify import dispatcher
 from responder.notify.dispatcher import stop_dispatcher, sweep_outbox
 from responder.notify.outbox import queue_sms_answer
-from tests.conftest import report
+from tests.conftest import counting_statements, report
 
 
 @pytest.fixture
@@ -99,7 +97,7 @@ def test_texts_claimed_at_the_flush_go_in_with_the_emails_in_one_insert(app, dir
     inserts = {}
     for claiming in (False, True):
         app.config["DISPATCH_AFTER_COMMIT"] = claiming
-        with app.test_request_context("/incidents/new", method="POST"), statements() as sent:
+        with app.test_request_context("/incidents/new", method="POST"), counting_statements() as sent:
             open_incident(report(), officer)
         assert any(text.state == MessageState.SENDING for text in texts()) == claiming
         db.session.rollback()
@@ -107,21 +105,6 @@ def test_texts_claimed_at_the_flush_go_in_with_the_emails_in_one_insert(app, dir
     assert len(inserts[True]) == len(inserts[False])
     if db.engine.dialect.name == "postgresql":
         assert len(inserts[True]) == 1
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """Every statement sent to the database while the block runs."""
-    sent: list[str] = []
-
-    def note(connection, cursor, statement, parameters, context, executemany) -> None:
-        sent.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
 
 
 def test_a_transaction_that_rolls_back_hands_nothing_over(app, sending_after_commit, fake_twilio):
