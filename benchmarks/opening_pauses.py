@@ -25,8 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -37,6 +35,7 @@ from benchmarks.alert_fanout import (  # noqa: E402
     provider_settings,
     providers,
     seed_leads,
+    statements_of_this_thread,
     write_playbooks,
 )
 from benchmarks.profile_opening import open_one  # noqa: E402
@@ -64,7 +63,6 @@ def main() -> None:
             token = seed_leads()
             client = app.test_client()
             freeze_start_up_objects()  # as wsgi.py does once the app is built
-            statements = StatementCount(db.engine)
             for _ in range(WARM_UP):
                 open_one(client, token, opening_body())
             print(
@@ -73,29 +71,18 @@ def main() -> None:
             print(" pause    wall (median)   CPU (median)   statements")
             for pause in PAUSES:
                 walls, cpus = [], []
-                statements.count = 0
-                for _ in range(args.openings):
-                    time.sleep(pause)
-                    wall, cpu = time.perf_counter(), time.process_time()
-                    open_one(client, token, opening_body())
-                    walls.append(time.perf_counter() - wall)
-                    cpus.append(time.process_time() - cpu)
+                with statements_of_this_thread() as statements:
+                    for _ in range(args.openings):
+                        time.sleep(pause)
+                        wall, cpu = time.perf_counter(), time.process_time()
+                        open_one(client, token, opening_body())
+                        walls.append(time.perf_counter() - wall)
+                        cpus.append(time.process_time() - cpu)
                 print(
                     f"{pause:5.2f} s {statistics.median(walls) * 1000:11.0f} ms"
                     f" {statistics.median(cpus) * 1000:11.0f} ms {statements.count / args.openings:12.0f}"
                 )
             db.engine.dispose()
-
-
-class StatementCount:
-    """Statements the engine sends (each one a round trip to PostgreSQL)."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.count = 0
-        sa.event.listen(engine, "before_cursor_execute", self._one)
-
-    def _one(self, *_: object) -> None:
-        self.count += 1
 
 
 if __name__ == "__main__":
