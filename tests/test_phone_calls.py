@@ -144,6 +144,22 @@ def test_the_rungs_the_playbook_names_are_phoned_beside_their_text(incident, sen
     )
 
 
+def test_a_calls_list_parameter_reaches_twilio_as_a_form_field(incident, send_outbox, voice):
+    """Responder's client encodes the form itself: a list (StatusCallbackEvent) goes as repeated fields."""
+    activation = youth_service(incident)
+    send_outbox()
+    fire_at(15)  # the deputy's text
+    send_outbox()
+    fire_at(30)  # the duty manager's text and call
+    send_outbox()
+    (call,) = calls_for(activation)
+    (request,) = [
+        r for r in voice.requests if r.path.endswith("/Calls.json") and r.form["Url"].endswith(f"={call.id}")
+    ]
+    assert request.form["StatusCallbackEvent"] == "completed"
+    assert request.form["To"] == call.recipient
+
+
 def test_what_the_call_says_has_no_personal_data(duty_manager_called, client, voice):
     activation, call = duty_manager_called
     (twiml,) = voice.play_call(placed(voice, call), through(client))
